@@ -1,0 +1,18 @@
+// safnet/safnet.hpp — the umbrella header: everything public in safnet.
+#pragma once
+
+#include <safnet/error.hpp>
+#include <safnet/version.hpp>
+
+#include <safnet/saf.hpp>
+
+#include <safnet/codec/bfloat16.hpp>
+#include <safnet/codec/codec.hpp>
+#include <safnet/codec/fixed_point.hpp>
+#include <safnet/codec/float16.hpp>
+#include <safnet/codec/float32.hpp>
+#include <safnet/codec/registry.hpp>
+
+#include <safnet/fault/bitflip.hpp>
+#include <safnet/fault/fault_model.hpp>
+#include <safnet/fault/philox.hpp>
