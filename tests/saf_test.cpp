@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -263,4 +264,24 @@ TEST_CASE("the SAF registry rejects unknown names, listing the valid ones", "[sa
     CHECK_THROWS_WITH(safnet::saf_from_name("scaledtanh(x,1)"), Catch::Contains("'x'"));
     CHECK_THROWS_AS(safnet::saf_from_name("scaledtanh(1)"), safnet::Error);
     CHECK_THROWS_AS(safnet::saf_from_name(""), safnet::Error);
+}
+
+TEST_CASE("apply gives every position the same bits, and apply_one reproduces them", "[saf]") {
+    const auto x = test_values<float>(1'003, 13);  // a size with a tail
+    for (const char* name : {"none", "tanh", "arctan", "softsign", "modtanh", "hardtanh"}) {
+        std::visit([&](const auto& saf) {
+            std::vector<float> y(x.size());
+            safnet::apply(saf, std::span<const float>(x), std::span<float>(y));
+            for (std::size_t i = 0; i < x.size(); ++i) {
+                const float one = safnet::apply_one(saf, x[i]);
+                INFO(name << " x=" << x[i]);
+                REQUIRE(std::bit_cast<std::uint32_t>(one) == std::bit_cast<std::uint32_t>(y[i]));
+            }
+            // Shifting the data by one element moves values between main loop and tail.
+            std::vector<float> y2(x.size() - 1);
+            safnet::apply(saf, std::span<const float>(x).subspan(1), std::span<float>(y2));
+            for (std::size_t i = 0; i < y2.size(); ++i)
+                REQUIRE(std::bit_cast<std::uint32_t>(y2[i]) == std::bit_cast<std::uint32_t>(y[i + 1]));
+        }, safnet::saf_from_name(name));
+    }
 }

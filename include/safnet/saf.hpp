@@ -20,7 +20,10 @@
 //    double: SIMD (xsimd) main loop plus scalar tail. Float results are within 4 ulp of the
 //    double-precision scalar reference (tau / tau_derivative evaluated in double, rounded),
 //    as is the scalar float path. Derivatives below ~4x the smallest normal may flush to 0.
-//    In-place use (out aliasing raw) is allowed. O(n), no allocation.
+//    In-place use (out aliasing raw) is allowed. O(n), no allocation. The tail is padded
+//    into one more batch, so each value's result is independent of its position, and
+//    apply_one(saf, x) returns exactly what apply() would: a fault campaign refreshing a few
+//    damaged elements gets the bits a full refresh would give.
 //  * Registry for command-line tools: saf_from_name("tanh") -> AnySaf (a std::variant);
 //    unknown names throw safnet::Error listing the valid names. Parametrised forms
 //    "scaledtanh(a,b)" and "hardtanh(c)" round-trip through name().
@@ -30,6 +33,7 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <concepts>
@@ -219,20 +223,42 @@ inline void require_same_size(std::size_t a, std::size_t b, const char* what) {
 
 }  // namespace detail
 
-/// out[i] = tau(raw[i]) for all i. out may alias raw.
+/// out[i] = tau(raw[i]) for all i. out may alias raw. Every element, tail included, goes
+/// through the same (SIMD) kernel, so the result for a value does not depend on its position.
 template <Saf S, std::floating_point T>
 void apply(const S& saf, std::span<const T> raw, std::span<T> out) {
     detail::require_same_size(raw.size(), out.size(), "safnet::apply");
-    std::size_t i = 0;
     if constexpr (detail::SimdSaf<S, T>) {
         using B = xsimd::batch<T>;
         const bool bounded = is_bounded(saf);
         const T bound = static_cast<T>(saf.bound());
+        std::size_t i = 0;
         for (; i + B::size <= raw.size(); i += B::size)
             detail::tau_batch(saf, B::load_unaligned(raw.data() + i), bounded, bound)
                 .store_unaligned(out.data() + i);
+        if (i < raw.size()) {  // tail: pad one batch so it sees the same kernel
+            alignas(64) T buf[B::size] = {};
+            std::copy(raw.begin() + static_cast<std::ptrdiff_t>(i), raw.end(), buf);
+            detail::tau_batch(saf, B::load_aligned(buf), bounded, bound).store_aligned(buf);
+            std::copy(buf, buf + (raw.size() - i), out.begin() + static_cast<std::ptrdiff_t>(i));
+        }
+    } else {
+        for (std::size_t i = 0; i < raw.size(); ++i) out[i] = tau(saf, raw[i]);
     }
-    for (; i < raw.size(); ++i) out[i] = tau(saf, raw[i]);
+}
+
+/// Exactly the value apply() produces for x (bit for bit), for refreshing single elements
+/// after a fault without recomputing a whole tensor.
+template <Saf S, std::floating_point T>
+T apply_one(const S& saf, T x) noexcept {
+    if constexpr (detail::SimdSaf<S, T>) {
+        using B = xsimd::batch<T>;
+        alignas(64) T buf[B::size];
+        detail::tau_batch(saf, B(x), is_bounded(saf), static_cast<T>(saf.bound())).store_aligned(buf);
+        return buf[0];
+    } else {
+        return tau(saf, x);
+    }
 }
 
 /// grad_raw[i] = grad_out[i] * tau'(raw[i]). grad_raw may alias grad_out.
@@ -245,12 +271,23 @@ void backward(const S& saf, std::span<const T> raw, std::span<const T> grad_out,
     if constexpr (detail::SimdSaf<S, T>) {
         using B = xsimd::batch<T>;
         const bool bounded = is_bounded(saf);
-        for (; i + B::size <= raw.size(); i += B::size) {
-            const B x = B::load_unaligned(raw.data() + i);
+        auto kernel = [&](B x, B g) {
             B d = saf.derivative(x);
             if (bounded) d = xsimd::select(xsimd::isfinite(x), d, B(T(0)));
-            (d * B::load_unaligned(grad_out.data() + i)).store_unaligned(grad_raw.data() + i);
+            return d * g;
+        };
+        for (; i + B::size <= raw.size(); i += B::size)
+            kernel(B::load_unaligned(raw.data() + i), B::load_unaligned(grad_out.data() + i))
+                .store_unaligned(grad_raw.data() + i);
+        if (i < raw.size()) {
+            alignas(64) T x[B::size] = {}, g[B::size] = {};
+            const std::size_t n = raw.size() - i;
+            std::copy_n(raw.data() + i, n, x);
+            std::copy_n(grad_out.data() + i, n, g);
+            kernel(B::load_aligned(x), B::load_aligned(g)).store_aligned(x);
+            std::copy_n(x, n, grad_raw.data() + i);
         }
+        return;
     }
     for (; i < raw.size(); ++i) grad_raw[i] = grad_out[i] * tau_derivative(saf, raw[i]);
 }

@@ -16,3 +16,6 @@
 #include <safnet/fault/bitflip.hpp>
 #include <safnet/fault/fault_model.hpp>
 #include <safnet/fault/philox.hpp>
+
+#include <safnet/nn/saf_weight.hpp>
+#include <safnet/nn/tensor.hpp>

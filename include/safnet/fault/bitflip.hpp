@@ -7,9 +7,9 @@
 // Distribution: each eligible bit is selected independently with probability `rate`, exactly
 // (up to the 53-bit resolution of the uniforms), or `count` distinct bits uniformly (Floyd's
 // algorithm). Two selection methods, chosen by rate unless forced:
-//  * geometric (rate < 1/64): the gaps between selected bits are Geometric(rate), drawn by
+//  * geometric (rate < 1/32): the gaps between selected bits are Geometric(rate), drawn by
 //    inversion; cost O(selected bits), independent of the span's size.
-//  * Bernoulli mask (rate >= 1/64): 32-bit masks whose bits are Bernoulli(rate), built by
+//  * Bernoulli mask (rate >= 1/32): 32-bit masks whose bits are Bernoulli(rate), built by
 //    comparing random bits with rate's binary expansion one level at a time (a bit is
 //    decided at the first level where its random bit differs from rate's), over 1024-bit
 //    groups with xsimd-vectorized Philox. ~11 Philox draws per group whatever the rate.
@@ -39,8 +39,10 @@ namespace safnet::fault {
 
 enum class SelectMethod { automatic, geometric, bernoulli_mask };
 
-/// Rates at or above this use the Bernoulli-mask method (measured faster there).
-inline constexpr double bernoulli_mask_threshold = 1.0 / 64.0;
+/// Rates at or above this use the Bernoulli-mask method: measured on Zen 4 (benchmarks/
+/// fault_bench.cpp, BM_SelectMethod) the geometric method is faster up to 1/64 and the mask
+/// method from about 1/32 on (2x at 1/16).
+inline constexpr double bernoulli_mask_threshold = 1.0 / 32.0;
 
 namespace detail {
 

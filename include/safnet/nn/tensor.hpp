@@ -1,0 +1,120 @@
+// safnet/nn/tensor.hpp — a dense, contiguous, 64-byte aligned tensor of rank <= 4 (NCHW).
+//
+// Value semantics (copies are deep). resize() keeps the buffer when the new size fits the
+// capacity, so a workspace resized to the same or a smaller shape every step never
+// allocates again. matrix(rows, cols) is an Eigen::Map over the buffer (row-major), for GEMM.
+// Element access is unchecked; shape errors are caught where shapes are set (safnet::Error).
+#pragma once
+
+#include <safnet/error.hpp>
+
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <array>
+#include <concepts>
+#include <cstddef>
+#include <initializer_list>
+#include <memory>
+#include <new>
+#include <span>
+#include <string>
+
+namespace safnet::nn {
+
+inline constexpr std::size_t tensor_alignment = 64;
+
+class Shape {
+public:
+    Shape() = default;
+    Shape(std::initializer_list<std::size_t> dims) {
+        if (dims.size() > 4) throw Error("tensor shape: rank " + std::to_string(dims.size()) + " > 4");
+        rank_ = dims.size();
+        std::copy(dims.begin(), dims.end(), dims_.begin());
+    }
+    std::size_t rank() const noexcept { return rank_; }
+    std::size_t operator[](std::size_t i) const noexcept { return dims_[i]; }
+    std::size_t elements() const noexcept {
+        std::size_t n = 1;
+        for (std::size_t i = 0; i < rank_; ++i) n *= dims_[i];
+        return n;
+    }
+    friend bool operator==(const Shape& a, const Shape& b) noexcept {
+        return a.rank_ == b.rank_ && std::equal(a.dims_.begin(), a.dims_.begin() + a.rank_, b.dims_.begin());
+    }
+    std::string str() const {
+        std::string s = "[";
+        for (std::size_t i = 0; i < rank_; ++i) s += (i ? "," : "") + std::to_string(dims_[i]);
+        return s + "]";
+    }
+
+private:
+    std::array<std::size_t, 4> dims_{};
+    std::size_t rank_ = 0;
+};
+
+template <std::floating_point T>
+class Tensor {
+public:
+    using Matrix = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>, Eigen::Aligned64>;
+
+    Tensor() = default;
+    explicit Tensor(Shape shape, T fill = T(0)) { resize(shape, fill); }
+    Tensor(const Tensor& o) : Tensor() {
+        resize(o.shape_);
+        std::copy(o.data(), o.data() + size_, data());
+    }
+    Tensor& operator=(const Tensor& o) {
+        if (this != &o) {
+            resize(o.shape_);
+            std::copy(o.data(), o.data() + size_, data());
+        }
+        return *this;
+    }
+    Tensor(Tensor&&) noexcept = default;
+    Tensor& operator=(Tensor&&) noexcept = default;
+
+    /// Sets the shape; reallocates only when the capacity is too small. New contents are
+    /// `fill` when given, else unspecified (kept from before where the buffer is reused).
+    void resize(Shape shape) {
+        const std::size_t n = shape.elements();
+        if (n > capacity_) {
+            buffer_.reset(static_cast<T*>(::operator new[](n * sizeof(T), std::align_val_t{tensor_alignment})));
+            capacity_ = n;
+        }
+        shape_ = shape;
+        size_ = n;
+    }
+    void resize(Shape shape, T fill) {
+        resize(shape);
+        std::fill(data(), data() + size_, fill);
+    }
+
+    const Shape& shape() const noexcept { return shape_; }
+    std::size_t size() const noexcept { return size_; }
+    std::size_t capacity() const noexcept { return capacity_; }
+    T* data() noexcept { return buffer_.get(); }
+    const T* data() const noexcept { return buffer_.get(); }
+    std::span<T> span() noexcept { return {data(), size_}; }
+    std::span<const T> span() const noexcept { return {data(), size_}; }
+    T& operator[](std::size_t i) noexcept { return buffer_[i]; }
+    const T& operator[](std::size_t i) const noexcept { return buffer_[i]; }
+
+    /// Row-major (rows x cols) view of the whole buffer; rows * cols must equal size().
+    Matrix matrix(std::size_t rows, std::size_t cols) {
+        if (rows * cols != size_)
+            throw Error("tensor " + shape_.str() + " viewed as " + std::to_string(rows) + "x" + std::to_string(cols));
+        return Matrix(data(), static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
+    }
+
+private:
+    struct AlignedDelete {
+        void operator()(T* p) const noexcept { ::operator delete[](p, std::align_val_t{tensor_alignment}); }
+    };
+    std::unique_ptr<T[], AlignedDelete> buffer_;
+    Shape shape_;
+    std::size_t size_ = 0;
+    std::size_t capacity_ = 0;
+};
+
+}  // namespace safnet::nn

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages safnet's build, tests, examples and benchmarks need.
+# Idempotent: does nothing when all are present; otherwise runs `apt-get update` once, then
+# installs only what is missing.
+set -euo pipefail
+
+packages=(
+    cmake g++ make            # toolchain
+    libeigen3-dev             # GEMM for the CNN core
+    libxsimd-dev xtl-dev      # SIMD (Debian's xsimd CMake target needs xtl)
+    catch2                    # tests (Catch2 2.13)
+    libbenchmark-dev          # Google Benchmark
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+
+if ((${#missing[@]} == 0)); then
+    exit 0
+fi
+
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+echo "safnet: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
