@@ -17,5 +17,15 @@
 #include <safnet/fault/fault_model.hpp>
 #include <safnet/fault/philox.hpp>
 
+#include <safnet/nn/activation.hpp>
+#include <safnet/nn/batchnorm.hpp>
+#include <safnet/nn/conv2d.hpp>
+#include <safnet/nn/linear.hpp>
+#include <safnet/nn/loss.hpp>
+#include <safnet/nn/optimizer.hpp>
+#include <safnet/nn/parameter.hpp>
+#include <safnet/nn/pooling.hpp>
+#include <safnet/nn/resnet.hpp>
 #include <safnet/nn/saf_weight.hpp>
+#include <safnet/nn/schedule.hpp>
 #include <safnet/nn/tensor.hpp>

@@ -1,0 +1,141 @@
+// safnet/detail/thread_pool.hpp — a small persistent pool for data-parallel loops.
+//
+// parallel_for(n, fn) splits [0, n) into one contiguous, statically determined chunk per
+// thread and calls fn(begin, end, thread_index) on each; the calling thread works too.
+// Static chunks make results reproducible for a given thread count, and work that is
+// computed per item (an image's forward pass) is identical for any thread count.
+// Calls must not nest. The default pool uses SAFNET_THREADS or the hardware's core count.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdlib>
+#include <exception>
+#include <algorithm>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace safnet::detail {
+
+class ThreadPool {
+public:
+    explicit ThreadPool(std::size_t threads) { resize(threads); }
+    ~ThreadPool() { stop(); }
+    ThreadPool(const ThreadPool&) = delete;
+    ThreadPool& operator=(const ThreadPool&) = delete;
+
+    std::size_t size() const noexcept { return workers_.size() + 1; }
+
+    void resize(std::size_t threads) {
+        stop();
+        if (threads == 0) threads = 1;
+        stopping_ = false;
+        // A new worker starts at the current generation: it must not run a finished job again.
+        for (std::size_t i = 1; i < threads; ++i) workers_.emplace_back([this, i, g = generation_] { worker(i, g); });
+    }
+
+    template <class F>
+    void parallel_for(std::size_t n, F&& fn) {
+        const std::size_t t = std::min(size(), std::max<std::size_t>(n, 1));
+        if (t <= 1) {
+            fn(std::size_t{0}, n, std::size_t{0});
+            return;
+        }
+        // A type-erased pointer pair, not std::function: no allocation per loop.
+        struct Job {
+            F* fn;
+            std::size_t n, t;
+        } job{&fn, n, t};
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            task_ = Task{&job, [](void* ctx, std::size_t i) {
+                             auto* j = static_cast<Job*>(ctx);
+                             if (i < j->t) (*j->fn)(j->n * i / j->t, j->n * (i + 1) / j->t, i);
+                         }};
+            pending_ = workers_.size();
+            error_ = nullptr;
+            ++generation_;
+        }
+        wake_.notify_all();
+        std::exception_ptr mine;
+        try {
+            task_.call(task_.ctx, 0);
+        } catch (...) {
+            mine = std::current_exception();
+        }
+        std::unique_lock<std::mutex> lock(mutex_);
+        done_.wait(lock, [this] { return pending_ == 0; });
+        task_ = Task{};
+        if (mine) std::rethrow_exception(mine);
+        if (error_) std::rethrow_exception(error_);
+    }
+
+private:
+    void worker(std::size_t index, std::size_t seen) {
+        for (;;) {
+            Task task;
+            {
+                std::unique_lock<std::mutex> lock(mutex_);
+                wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
+                if (stopping_) return;
+                seen = generation_;
+                task = task_;
+            }
+            std::exception_ptr err;
+            try {
+                task.call(task.ctx, index);
+            } catch (...) {
+                err = std::current_exception();
+            }
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (err && !error_) error_ = err;
+            if (--pending_ == 0) done_.notify_one();
+        }
+    }
+
+    void stop() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_all();
+        for (auto& w : workers_) w.join();
+        workers_.clear();
+    }
+
+    std::vector<std::thread> workers_;
+    std::mutex mutex_;
+    std::condition_variable wake_, done_;
+    struct Task {
+        void* ctx = nullptr;
+        void (*call)(void*, std::size_t) = nullptr;
+    };
+    Task task_;
+    std::size_t pending_ = 0;
+    std::size_t generation_ = 0;
+    bool stopping_ = false;
+    std::exception_ptr error_;
+};
+
+inline std::size_t default_thread_count() {
+    if (const char* env = std::getenv("SAFNET_THREADS")) {
+        const long v = std::strtol(env, nullptr, 10);
+        if (v > 0) return static_cast<std::size_t>(v);
+    }
+    const unsigned hw = std::thread::hardware_concurrency();
+    return hw ? hw : 1;
+}
+
+}  // namespace safnet::detail
+
+namespace safnet {
+
+/// The pool safnet's layers run on. set_threads(n) resizes it (not while a pass runs).
+inline detail::ThreadPool& thread_pool() {
+    static detail::ThreadPool pool(detail::default_thread_count());
+    return pool;
+}
+inline void set_threads(std::size_t n) { thread_pool().resize(n); }
+
+}  // namespace safnet

@@ -1,0 +1,203 @@
+// safnet/nn/conv2d.hpp — 2-D convolution over NCHW tensors with SAF-parametrized weights.
+//
+// y[n, o] = sum_c W_eff[o, c] * x[n, c] (+ b[o]), W_eff = tau(W_raw), cross-correlation as in
+// PyTorch, square kernel, stride and zero padding. Implementation: per image, im2col then
+// one GEMM (Eigen), images split statically over safnet's thread pool, so an image's output
+// is the same for any thread count. backward() writes d loss / d W_raw (through tau'),
+// d loss / d bias and d loss / d x. Workspaces are kept and reused between calls.
+// Call refresh_weights() after the raw weights change (optimizers and fault campaigns do).
+#pragma once
+
+#include <safnet/detail/thread_pool.hpp>
+#include <safnet/nn/parameter.hpp>
+
+#include <Eigen/Core>
+
+#include <vector>
+
+namespace safnet::nn {
+
+struct Conv2dOptions {
+    std::size_t in_channels = 0, out_channels = 0, kernel = 3, stride = 1, padding = 0;
+    bool bias = false;
+};
+
+template <std::floating_point T>
+class Conv2d {
+public:
+    using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    using Map = Eigen::Map<RowMatrix>;
+    using ConstMap = Eigen::Map<const RowMatrix>;
+
+    Conv2d(Conv2dOptions o, AnySaf saf = Identity{})
+        : o_(o), weight_(Shape{o.out_channels, o.in_channels, o.kernel, o.kernel}, std::move(saf)) {
+        if (!o.in_channels || !o.out_channels || !o.kernel || !o.stride)
+            throw Error("Conv2d: channels, kernel and stride must be positive");
+        grad_weight_.resize(weight_.raw().shape(), T(0));
+        if (o.bias) {
+            bias_.resize(Shape{o.out_channels}, T(0));
+            grad_bias_.resize(Shape{o.out_channels}, T(0));
+        }
+        weight_.refresh();
+    }
+
+    const Conv2dOptions& options() const noexcept { return o_; }
+    SafWeight<T>& weight() noexcept { return weight_; }
+    Tensor<T>& bias() noexcept { return bias_; }
+    void refresh_weights() { weight_.refresh(); }
+
+    Shape output_shape(const Shape& in) const {
+        require_rank(in, 4, "Conv2d");
+        if (in[1] != o_.in_channels)
+            throw Error("Conv2d: input has " + std::to_string(in[1]) + " channels, layer expects " +
+                        std::to_string(o_.in_channels));
+        if (in[2] + 2 * o_.padding < o_.kernel || in[3] + 2 * o_.padding < o_.kernel)
+            throw Error("Conv2d: input " + in.str() + " smaller than the kernel");
+        return Shape{in[0], o_.out_channels, out_size(in[2]), out_size(in[3])};
+    }
+
+    void forward(const Tensor<T>& x, Tensor<T>& y) {
+        y.resize(output_shape(x.shape()));
+        const Geometry g = geometry(x.shape());
+        prepare_workspaces(g);
+        const ConstMap w(weight_.effective().data(), idx(o_.out_channels), idx(g.ckk));
+        thread_pool().parallel_for(g.n, [&](std::size_t b, std::size_t e, std::size_t t) {
+            for (std::size_t n = b; n < e; ++n) {
+                const T* col = im2col(x.data() + n * g.in_image, g, cols_[t]);
+                Map out(y.data() + n * g.out_image, idx(o_.out_channels), idx(g.ohw));
+                out.noalias() = w * ConstMap(col, idx(g.ckk), idx(g.ohw));
+                if (o_.bias)
+                    for (std::size_t oc = 0; oc < o_.out_channels; ++oc) out.row(idx(oc)).array() += bias_[oc];
+            }
+        });
+    }
+
+    void backward(const Tensor<T>& x, const Tensor<T>& dy, Tensor<T>& dx) {
+        const Geometry g = geometry(x.shape());
+        prepare_workspaces(g);
+        dx.resize(x.shape());
+        const ConstMap w(weight_.effective().data(), idx(o_.out_channels), idx(g.ckk));
+        thread_pool().parallel_for(g.n, [&](std::size_t b, std::size_t e, std::size_t t) {
+            Map dw(partial_dw_[t].data(), idx(o_.out_channels), idx(g.ckk));
+            dw.setZero();
+            for (std::size_t n = b; n < e; ++n) {
+                const ConstMap dyn(dy.data() + n * g.out_image, idx(o_.out_channels), idx(g.ohw));
+                const T* col = im2col(x.data() + n * g.in_image, g, cols_[t]);
+                dw.noalias() += dyn * ConstMap(col, idx(g.ckk), idx(g.ohw)).transpose();
+                Map dcol(dcols_[t].data(), idx(g.ckk), idx(g.ohw));
+                dcol.noalias() = w.transpose() * dyn;
+                col2im(dcols_[t].data(), g, dx.data() + n * g.in_image);
+            }
+        });
+        // Reduce the per-thread partial gradients in a fixed order.
+        Map grad_eff(grad_eff_.data(), idx(o_.out_channels), idx(g.ckk));
+        grad_eff.setZero();
+        for (std::size_t t = 0; t < used_threads(g.n); ++t)
+            grad_eff += Map(partial_dw_[t].data(), idx(o_.out_channels), idx(g.ckk));
+        weight_.backward(grad_eff_.span(), grad_weight_.span());
+        if (o_.bias) {
+            for (std::size_t oc = 0; oc < o_.out_channels; ++oc) {
+                T s = 0;
+                for (std::size_t n = 0; n < g.n; ++n)
+                    for (std::size_t i = 0; i < g.ohw; ++i) s += dy[n * g.out_image + oc * g.ohw + i];
+                grad_bias_[oc] = s;
+            }
+        }
+    }
+
+    template <class Visit>
+    void for_each_parameter(const std::string& prefix, Visit&& visit) {
+        visit(Parameter<T>{join_name(prefix, "weight"), &weight_.raw(), &grad_weight_, &weight_});
+        if (o_.bias) visit(Parameter<T>{join_name(prefix, "bias"), &bias_, &grad_bias_, nullptr});
+    }
+
+private:
+    struct Geometry {
+        std::size_t n, c, h, w, oh, ow, ohw, ckk, in_image, out_image;
+    };
+    static Eigen::Index idx(std::size_t v) noexcept { return static_cast<Eigen::Index>(v); }
+    std::size_t out_size(std::size_t in) const noexcept { return (in + 2 * o_.padding - o_.kernel) / o_.stride + 1; }
+
+    Geometry geometry(const Shape& s) const {
+        const Shape out = output_shape(s);
+        Geometry g{s[0], s[1], s[2], s[3], out[2], out[3], out[2] * out[3], s[1] * o_.kernel * o_.kernel, 0, 0};
+        g.in_image = g.c * g.h * g.w;
+        g.out_image = o_.out_channels * g.ohw;
+        return g;
+    }
+
+    std::size_t used_threads(std::size_t n) const { return std::min(thread_pool().size(), std::max<std::size_t>(n, 1)); }
+
+    bool is_pointwise() const noexcept { return o_.kernel == 1 && o_.stride == 1 && o_.padding == 0; }
+
+    void prepare_workspaces(const Geometry& g) {
+        const std::size_t threads = thread_pool().size();
+        if (cols_.size() < threads) {
+            cols_.resize(threads);
+            dcols_.resize(threads);
+            partial_dw_.resize(threads);
+        }
+        for (std::size_t t = 0; t < threads; ++t) {
+            if (!is_pointwise()) cols_[t].resize(Shape{g.ckk, g.ohw});
+            dcols_[t].resize(Shape{g.ckk, g.ohw});
+            partial_dw_[t].resize(Shape{o_.out_channels, g.ckk});
+        }
+        grad_eff_.resize(weight_.raw().shape());
+    }
+
+    // Columns: row (c, ki, kj), column (oh, ow). A 1x1 stride-1 unpadded conv reads x as is.
+    const T* im2col(const T* x, const Geometry& g, Tensor<T>& col) const {
+        if (is_pointwise()) return x;
+        const std::size_t k = o_.kernel, s = o_.stride, p = o_.padding;
+        T* out = col.data();
+        for (std::size_t c = 0; c < g.c; ++c)
+            for (std::size_t ki = 0; ki < k; ++ki)
+                for (std::size_t kj = 0; kj < k; ++kj) {
+                    T* row = out + ((c * k + ki) * k + kj) * g.ohw;
+                    for (std::size_t oh = 0; oh < g.oh; ++oh) {
+                        const std::ptrdiff_t ih = static_cast<std::ptrdiff_t>(oh * s + ki) - static_cast<std::ptrdiff_t>(p);
+                        T* dst = row + oh * g.ow;
+                        if (ih < 0 || ih >= static_cast<std::ptrdiff_t>(g.h)) {
+                            std::fill(dst, dst + g.ow, T(0));
+                            continue;
+                        }
+                        const T* src = x + (c * g.h + static_cast<std::size_t>(ih)) * g.w;
+                        for (std::size_t ow = 0; ow < g.ow; ++ow) {
+                            const std::ptrdiff_t iw = static_cast<std::ptrdiff_t>(ow * s + kj) - static_cast<std::ptrdiff_t>(p);
+                            dst[ow] = (iw < 0 || iw >= static_cast<std::ptrdiff_t>(g.w)) ? T(0) : src[iw];
+                        }
+                    }
+                }
+        return out;
+    }
+
+    void col2im(const T* col, const Geometry& g, T* dx) const {
+        const std::size_t k = o_.kernel, s = o_.stride, p = o_.padding;
+        if (is_pointwise()) {
+            std::copy(col, col + g.in_image, dx);
+            return;
+        }
+        std::fill(dx, dx + g.in_image, T(0));
+        for (std::size_t c = 0; c < g.c; ++c)
+            for (std::size_t ki = 0; ki < k; ++ki)
+                for (std::size_t kj = 0; kj < k; ++kj) {
+                    const T* row = col + ((c * k + ki) * k + kj) * g.ohw;
+                    for (std::size_t oh = 0; oh < g.oh; ++oh) {
+                        const std::ptrdiff_t ih = static_cast<std::ptrdiff_t>(oh * s + ki) - static_cast<std::ptrdiff_t>(p);
+                        if (ih < 0 || ih >= static_cast<std::ptrdiff_t>(g.h)) continue;
+                        T* dst = dx + (c * g.h + static_cast<std::size_t>(ih)) * g.w;
+                        for (std::size_t ow = 0; ow < g.ow; ++ow) {
+                            const std::ptrdiff_t iw = static_cast<std::ptrdiff_t>(ow * s + kj) - static_cast<std::ptrdiff_t>(p);
+                            if (iw >= 0 && iw < static_cast<std::ptrdiff_t>(g.w)) dst[iw] += row[oh * g.ow + ow];
+                        }
+                    }
+                }
+    }
+
+    Conv2dOptions o_;
+    SafWeight<T> weight_;
+    Tensor<T> bias_, grad_weight_, grad_bias_, grad_eff_;
+    std::vector<Tensor<T>> cols_, dcols_, partial_dw_;
+};
+
+}  // namespace safnet::nn

@@ -1,0 +1,318 @@
+// safnet/nn/resnet.hpp — ResNets for CIFAR-like (He et al. 2016, Sec. 4.2) and ImageNet-like
+// inputs, every conv and linear weight parametrized by one SAF.
+//
+//   make_resnet<T>({.arch = "resnet20", .in_channels = 3, .num_classes = 10, .shortcut = A})
+// CIFAR-style resnet20/32/44/56: 3x3 conv (16) + BN + ReLU, three stages of n = (depth-2)/6
+// basic blocks with 16/32/64 channels (stride 2 entering stages 2 and 3), global average
+// pooling, linear. Shortcuts where shape changes: option A (subsample, zero-pad channels,
+// parameter-free) or option B (1x1 conv + BN). ImageNet-style resnet18: 7x7/2 conv (64) + BN +
+// ReLU + 3x3/2 max pool, four stages of two blocks with 64/128/256/512 channels, projection
+// shortcuts. Any input channel count, input size and class count.
+// Parameter names follow torchvision's state_dict ("layer1.0.conv1.weight",
+// "layer2.0.downsample.0.weight", "fc.weight"), so checkpoints map onto PyTorch models.
+// forward() keeps the activations that backward() needs; workspaces are reused, so after the
+// first step a training step does not allocate.
+#pragma once
+
+#include <safnet/fault/philox.hpp>
+#include <safnet/nn/activation.hpp>
+#include <safnet/nn/batchnorm.hpp>
+#include <safnet/nn/conv2d.hpp>
+#include <safnet/nn/linear.hpp>
+#include <safnet/nn/pooling.hpp>
+
+#include <cmath>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace safnet::nn {
+
+enum class Shortcut { A, B };
+
+template <std::floating_point T>
+class BasicBlock {
+public:
+    BasicBlock(std::size_t in, std::size_t out, std::size_t stride, Shortcut kind, const AnySaf& saf)
+        : conv1_({in, out, 3, stride, 1}, saf), bn1_(out), conv2_({out, out, 3, 1, 1}, saf), bn2_(out),
+          in_(in), out_(out), stride_(stride) {
+        if (stride != 1 || in != out) {
+            if (kind == Shortcut::B) {
+                proj_conv_.emplace(Conv2dOptions{in, out, 1, stride, 0}, saf);
+                proj_bn_.emplace(out);
+            } else {
+                pad_ = true;
+            }
+        }
+    }
+
+    void forward(const Tensor<T>& x, Tensor<T>& y, Mode mode) {
+        conv1_.forward(x, a1_);
+        bn1_.forward(a1_, b1_, mode);
+        ReLU<T>::forward(b1_, r1_);
+        conv2_.forward(r1_, a2_);
+        bn2_.forward(a2_, b2_, mode);
+        const Tensor<T>* shortcut = &x;
+        if (proj_conv_) {
+            proj_conv_->forward(x, sa_);
+            proj_bn_->forward(sa_, sb_, mode);
+            shortcut = &sb_;
+        } else if (pad_) {
+            pad_forward(x, sb_);
+            shortcut = &sb_;
+        }
+        Add<T>::forward(b2_, *shortcut, sum_);
+        ReLU<T>::forward(sum_, y);
+    }
+
+    /// dx = d loss / d x given dy = d loss / d y (y, x as in the forward call).
+    void backward(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& dy, Tensor<T>& dx) {
+        ReLU<T>::backward(y, dy, dsum_);
+        bn2_.backward(a2_, dsum_, g1_);
+        conv2_.backward(r1_, g1_, g2_);
+        ReLU<T>::backward(r1_, g2_, g1_);
+        bn1_.backward(a1_, g1_, g2_);
+        conv1_.backward(x, g2_, dx);
+        if (proj_conv_) {
+            proj_bn_->backward(sa_, dsum_, g1_);
+            proj_conv_->backward(x, g1_, g2_);
+            for (std::size_t i = 0; i < dx.size(); ++i) dx[i] += g2_[i];
+        } else if (pad_) {
+            pad_backward_add(dsum_, dx);
+        } else {
+            for (std::size_t i = 0; i < dx.size(); ++i) dx[i] += dsum_[i];
+        }
+    }
+
+    template <class Visit>
+    void for_each_parameter(const std::string& p, Visit&& v) {
+        conv1_.for_each_parameter(join_name(p, "conv1"), v);
+        bn1_.for_each_parameter(join_name(p, "bn1"), v);
+        conv2_.for_each_parameter(join_name(p, "conv2"), v);
+        bn2_.for_each_parameter(join_name(p, "bn2"), v);
+        if (proj_conv_) {
+            proj_conv_->for_each_parameter(join_name(p, "downsample.0"), v);
+            proj_bn_->for_each_parameter(join_name(p, "downsample.1"), v);
+        }
+    }
+    template <class Visit>
+    void for_each_buffer(const std::string& p, Visit&& v) {
+        bn1_.for_each_buffer(join_name(p, "bn1"), v);
+        bn2_.for_each_buffer(join_name(p, "bn2"), v);
+        if (proj_bn_) proj_bn_->for_each_buffer(join_name(p, "downsample.1"), v);
+    }
+    template <class F>
+    void for_each_conv(F&& f) {
+        f(conv1_);
+        f(conv2_);
+        if (proj_conv_) f(*proj_conv_);
+    }
+
+private:
+    // Option A: x[:, :, ::s, ::s] with (out-in)/2 zero channels before and the rest after.
+    void pad_forward(const Tensor<T>& x, Tensor<T>& s) const {
+        const Shape& is = x.shape();
+        const std::size_t oh = (is[2] + stride_ - 1) / stride_, ow = (is[3] + stride_ - 1) / stride_;
+        s.resize(Shape{is[0], out_, oh, ow}, T(0));
+        const std::size_t lo = (out_ - in_) / 2;
+        for (std::size_t n = 0; n < is[0]; ++n)
+            for (std::size_t c = 0; c < in_; ++c)
+                for (std::size_t i = 0; i < oh; ++i)
+                    for (std::size_t j = 0; j < ow; ++j)
+                        s[((n * out_ + c + lo) * oh + i) * ow + j] = x[((n * in_ + c) * is[2] + i * stride_) * is[3] + j * stride_];
+    }
+    void pad_backward_add(const Tensor<T>& ds, Tensor<T>& dx) const {
+        const Shape& is = dx.shape();
+        const std::size_t oh = ds.shape()[2], ow = ds.shape()[3], lo = (out_ - in_) / 2;
+        for (std::size_t n = 0; n < is[0]; ++n)
+            for (std::size_t c = 0; c < in_; ++c)
+                for (std::size_t i = 0; i < oh; ++i)
+                    for (std::size_t j = 0; j < ow; ++j)
+                        dx[((n * in_ + c) * is[2] + i * stride_) * is[3] + j * stride_] += ds[((n * out_ + c + lo) * oh + i) * ow + j];
+    }
+
+    Conv2d<T> conv1_;
+    BatchNorm2d<T> bn1_;
+    Conv2d<T> conv2_;
+    BatchNorm2d<T> bn2_;
+    std::optional<Conv2d<T>> proj_conv_;
+    std::optional<BatchNorm2d<T>> proj_bn_;
+    bool pad_ = false;
+    std::size_t in_, out_, stride_;
+    Tensor<T> a1_, b1_, r1_, a2_, b2_, sa_, sb_, sum_, dsum_, g1_, g2_;
+};
+
+struct ResNetOptions {
+    std::string arch = "resnet20";
+    std::size_t in_channels = 3;
+    std::size_t num_classes = 10;
+    Shortcut shortcut = Shortcut::A;
+    AnySaf saf = Identity{};
+};
+
+template <std::floating_point T>
+class ResNet {
+public:
+    explicit ResNet(const ResNetOptions& o) : options_(o) {
+        std::vector<std::size_t> widths, blocks;
+        if (o.arch == "resnet18") {
+            imagenet_ = true;
+            widths = {64, 128, 256, 512};
+            blocks = {2, 2, 2, 2};
+        } else {
+            const auto depth = cifar_depth(o.arch);
+            widths = {16, 32, 64};
+            blocks.assign(3, (depth - 2) / 6);
+        }
+        if (!o.in_channels || !o.num_classes) throw Error("ResNet: in_channels and num_classes must be positive");
+        const Shortcut kind = imagenet_ ? Shortcut::B : o.shortcut;
+        stem_.emplace(imagenet_ ? Conv2dOptions{o.in_channels, widths[0], 7, 2, 3} : Conv2dOptions{o.in_channels, widths[0], 3, 1, 1},
+                      o.saf);
+        stem_bn_.emplace(widths[0]);
+        std::size_t in = widths[0];
+        for (std::size_t s = 0; s < widths.size(); ++s)
+            for (std::size_t b = 0; b < blocks[s]; ++b) {
+                const std::size_t stride = (s > 0 && b == 0) ? 2 : 1;
+                blocks_.emplace_back(in, widths[s], stride, kind, o.saf);
+                names_.push_back("layer" + std::to_string(s + 1) + "." + std::to_string(b));
+                in = widths[s];
+            }
+        fc_.emplace(in, o.num_classes, true, o.saf);
+        outs_.resize(blocks_.size());
+        // The parameter table is built once: optimizers walk it every step without
+        // building names (no allocation per step). It points into this object, which is
+        // therefore neither copyable nor movable.
+        stem_->for_each_parameter("conv1", collect());
+        stem_bn_->for_each_parameter("bn1", collect());
+        for (std::size_t i = 0; i < blocks_.size(); ++i) blocks_[i].for_each_parameter(names_[i], collect());
+        fc_->for_each_parameter("fc", collect());
+    }
+    ResNet(const ResNet&) = delete;
+    ResNet& operator=(const ResNet&) = delete;
+
+    /// Every trainable tensor, in a fixed order, with PyTorch state_dict names.
+    std::vector<Parameter<T>>& parameters() noexcept { return params_; }
+
+    const ResNetOptions& options() const noexcept { return options_; }
+
+    /// He-normal conv weights (fan-in), PyTorch's default uniform linear init, BN = (1, 0),
+    /// all drawn from Philox with `seed`.
+    void initialize(std::uint64_t seed) {
+        fault::PhiloxStream rng({seed, 0xffffffffu, 0});
+        auto normal = [&] {  // Box-Muller
+            const double u1 = rng.next_open0(), u2 = rng.next_open0();
+            return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+        };
+        for_each_conv([&](Conv2d<T>& c) {
+            const auto& o = c.options();
+            const double sd = std::sqrt(2.0 / static_cast<double>(o.in_channels * o.kernel * o.kernel));
+            for (auto& w : c.weight().raw().span()) w = static_cast<T>(normal() * sd);
+            c.refresh_weights();
+        });
+        const double bound = 1.0 / std::sqrt(static_cast<double>(fc_->weight().raw().shape()[1]));
+        for (auto& w : fc_->weight().raw().span()) w = static_cast<T>((2 * rng.next_open0() - 1) * bound);
+        for (auto& b : fc_->bias().span()) b = static_cast<T>((2 * rng.next_open0() - 1) * bound);
+        fc_->refresh_weights();
+    }
+
+    const Tensor<T>& forward(const Tensor<T>& x, Mode mode) {
+        require_rank(x.shape(), 4, "ResNet");
+        if (x.shape()[1] != options_.in_channels)
+            throw Error("ResNet: input has " + std::to_string(x.shape()[1]) + " channels, model expects " +
+                        std::to_string(options_.in_channels));
+        stem_->forward(x, stem_out_);
+        stem_bn_->forward(stem_out_, stem_bn_out_, mode);
+        ReLU<T>::forward(stem_bn_out_, stem_relu_);
+        const Tensor<T>* h = &stem_relu_;
+        if (imagenet_) {
+            pool_.forward(stem_relu_, pool_out_);
+            h = &pool_out_;
+        }
+        for (std::size_t i = 0; i < blocks_.size(); ++i) {
+            blocks_[i].forward(*h, outs_[i], mode);
+            h = &outs_[i];
+        }
+        GlobalAvgPool<T>::forward(*h, gap_);
+        fc_->forward(gap_, logits_);
+        input_ = &x;
+        return logits_;
+    }
+
+    /// Backpropagates d loss / d logits through the last forward(); fills every gradient.
+    void backward(const Tensor<T>& dlogits) {
+        fc_->backward(gap_, dlogits, dgap_);
+        const Tensor<T>& last = blocks_.empty() ? block_input(0) : outs_.back();
+        GlobalAvgPool<T>::backward(last, dgap_, da_);
+        for (std::size_t i = blocks_.size(); i-- > 0;) {
+            blocks_[i].backward(block_input(i), outs_[i], da_, db_);
+            std::swap(da_, db_);
+        }
+        if (imagenet_) {
+            pool_.backward(stem_relu_, da_, db_);
+            std::swap(da_, db_);
+        }
+        ReLU<T>::backward(stem_relu_, da_, db_);
+        stem_bn_->backward(stem_out_, db_, da_);
+        stem_->backward(*input_, da_, dinput_);
+    }
+
+    /// Gradient with respect to the input of the last forward/backward.
+    const Tensor<T>& input_grad() const noexcept { return dinput_; }
+
+    template <class Visit>
+    void for_each_parameter(Visit&& v) {
+        for (const auto& p : params_) v(p);
+    }
+    template <class Visit>
+    void for_each_buffer(Visit&& v) {
+        stem_bn_->for_each_buffer("bn1", v);
+        for (std::size_t i = 0; i < blocks_.size(); ++i) blocks_[i].for_each_buffer(names_[i], v);
+    }
+    template <class F>
+    void for_each_conv(F&& f) {
+        f(*stem_);
+        for (auto& b : blocks_) b.for_each_conv(f);
+    }
+
+    std::size_t parameter_count() {
+        std::size_t n = 0;
+        for_each_parameter([&](const Parameter<T>& p) { n += p.value->size(); });
+        return n;
+    }
+
+    /// Recomputes tau(raw) of every SAF-parametrized weight (after an optimizer step).
+    void refresh_weights() {
+        for_each_parameter([](const Parameter<T>& p) {
+            if (p.saf) p.saf->refresh();
+        });
+    }
+
+private:
+    auto collect() {
+        return [this](const Parameter<T>& p) { params_.push_back(p); };
+    }
+    static std::size_t cifar_depth(const std::string& arch) {
+        for (std::size_t d : {20, 32, 44, 56, 110})
+            if (arch == "resnet" + std::to_string(d)) return d;
+        throw Error("unknown model '" + arch + "'; valid: resnet20, resnet32, resnet44, resnet56, resnet110, resnet18");
+    }
+    const Tensor<T>& block_input(std::size_t i) const {
+        if (i > 0) return outs_[i - 1];
+        return imagenet_ ? pool_out_ : stem_relu_;
+    }
+
+    ResNetOptions options_;
+    bool imagenet_ = false;
+    std::optional<Conv2d<T>> stem_;
+    std::optional<BatchNorm2d<T>> stem_bn_;
+    MaxPool2d<T> pool_{PoolOptions{3, 2, 1}};
+    std::vector<BasicBlock<T>> blocks_;
+    std::vector<std::string> names_;
+    std::optional<Linear<T>> fc_;
+    const Tensor<T>* input_ = nullptr;
+    Tensor<T> stem_out_, stem_bn_out_, stem_relu_, pool_out_, gap_, logits_, dgap_, da_, db_, dinput_;
+    std::vector<Tensor<T>> outs_;
+    std::vector<Parameter<T>> params_;
+};
+
+}  // namespace safnet::nn

@@ -1,0 +1,50 @@
+// After the first training step, a step (forward, loss, backward, SGD) allocates nothing
+// through operator new: workspaces, parameter tables and optimizer state are reused.
+// (Eigen's GEMM may malloc blocking buffers internally for large products; that is outside
+// this count and noted in the README.)
+#include <safnet/nn/loss.hpp>
+#include <safnet/nn/optimizer.hpp>
+#include <safnet/nn/resnet.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+namespace {
+std::atomic<bool> counting{false};
+std::atomic<std::size_t> allocations{0};
+}  // namespace
+
+void* operator new(std::size_t n) {
+    if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
+    if (void* p = std::malloc(n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+TEST_CASE("a training step allocates nothing after the first", "[nn][alloc]") {
+    using namespace safnet::nn;
+    ResNet<float> m({"resnet20", 1, 10, Shortcut::A, safnet::Tanh{}});
+    m.initialize(1);
+    Tensor<float> x(Shape{8, 1, 16, 16}, 0.25f), d;
+    std::vector<std::int32_t> y{0, 1, 2, 3, 4, 5, 6, 7};
+    SoftmaxCrossEntropy<float> ce;
+    Sgd<float> opt({0.05, 0.9, 5e-4, false});
+    auto step = [&] {
+        ce.forward(m.forward(x, Mode::train), y);
+        ce.backward(d);
+        m.backward(d);
+        opt.step(m);
+    };
+    step();
+    step();
+    allocations = 0;
+    counting = true;
+    step();
+    m.forward(x, Mode::eval);
+    counting = false;
+    CHECK(allocations.load() == 0);
+}
