@@ -7,12 +7,66 @@
 // one channel per task, so results do not depend on the thread count.
 #pragma once
 
+#include <safnet/detail/profile.hpp>
 #include <safnet/detail/thread_pool.hpp>
 #include <safnet/nn/parameter.hpp>
+
+#include <xsimd/xsimd.hpp>
 
 #include <cmath>
 
 namespace safnet::nn {
+namespace detail {
+
+// Per-plane reductions, vectorized: lanes accumulate in T over one H x W plane (short), and
+// planes are then summed in double. The order is fixed, so results do not depend on threads.
+template <class T, class F>
+double plane_reduce(std::size_t n, F&& term) {
+    using B = xsimd::batch<T>;
+    B acc0(T(0)), acc1(T(0));
+    std::size_t j = 0;
+    for (; j + 2 * B::size <= n; j += 2 * B::size) {
+        acc0 += term(j);
+        acc1 += term(j + B::size);
+    }
+    for (; j + B::size <= n; j += B::size) acc0 += term(j);
+    alignas(64) T lanes[B::size];
+    (acc0 + acc1).store_aligned(lanes);
+    double s = 0;
+    for (std::size_t k = 0; k < B::size; ++k) s += lanes[k];
+    return s;
+}
+
+template <class T>
+double plane_sum(const T* p, std::size_t n) {
+    using B = xsimd::batch<T>;
+    double s = plane_reduce<T>(n, [&](std::size_t j) { return B::load_unaligned(p + j); });
+    for (std::size_t j = n - n % B::size; j < n; ++j) s += p[j];
+    return s;
+}
+
+template <class T>
+double plane_sq_dev(const T* p, std::size_t n, T mean) {
+    using B = xsimd::batch<T>;
+    const B m(mean);
+    double s = plane_reduce<T>(n, [&](std::size_t j) {
+        const B d = B::load_unaligned(p + j) - m;
+        return d * d;
+    });
+    for (std::size_t j = n - n % B::size; j < n; ++j) s += double(p[j] - mean) * double(p[j] - mean);
+    return s;
+}
+
+template <class T>
+double plane_dot_dev(const T* d, const T* p, std::size_t n, T mean) {
+    using B = xsimd::batch<T>;
+    const B m(mean);
+    double s = plane_reduce<T>(n, [&](std::size_t j) { return B::load_unaligned(d + j) * (B::load_unaligned(p + j) - m); });
+    for (std::size_t j = n - n % B::size; j < n; ++j) s += double(d[j]) * double(p[j] - mean);
+    return s;
+}
+
+}  // namespace detail
 
 template <std::floating_point T>
 class BatchNorm2d {
@@ -35,6 +89,7 @@ public:
     Tensor<T>& running_var() noexcept { return running_var_; }
 
     void forward(const Tensor<T>& x, Tensor<T>& y, Mode mode) {
+        const profile::Scope scope(profile::Kind::bn_forward);
         check(x.shape());
         y.resize(x.shape());
         mode_ = mode;
@@ -44,16 +99,11 @@ public:
                 double mean = running_mean_[c], var = running_var_[c];
                 if (mode == Mode::train) {
                     double s = 0, s2 = 0;
-                    for (std::size_t i = 0; i < n; ++i) {
-                        const T* p = x.data() + (i * c_ + c) * hw;
-                        for (std::size_t j = 0; j < hw; ++j) s += p[j];
-                    }
+                    for (std::size_t i = 0; i < n; ++i) s += detail::plane_sum(x.data() + (i * c_ + c) * hw, hw);
                     const double m = static_cast<double>(n * hw);
                     mean = s / m;
-                    for (std::size_t i = 0; i < n; ++i) {
-                        const T* p = x.data() + (i * c_ + c) * hw;
-                        for (std::size_t j = 0; j < hw; ++j) s2 += (p[j] - mean) * (p[j] - mean);
-                    }
+                    for (std::size_t i = 0; i < n; ++i)
+                        s2 += detail::plane_sq_dev(x.data() + (i * c_ + c) * hw, hw, static_cast<T>(mean));
                     var = s2 / m;
                     running_mean_[c] = static_cast<T>((1 - momentum_) * running_mean_[c] + momentum_ * mean);
                     const double unbiased = m > 1 ? s2 / (m - 1) : var;
@@ -74,6 +124,7 @@ public:
     }
 
     void backward(const Tensor<T>& x, const Tensor<T>& dy, Tensor<T>& dx) {
+        const profile::Scope scope(profile::Kind::bn_backward);
         check(x.shape());
         dx.resize(x.shape());
         const std::size_t n = x.shape()[0], hw = x.shape()[2] * x.shape()[3];
@@ -85,11 +136,10 @@ public:
                 for (std::size_t i = 0; i < n; ++i) {
                     const T* p = x.data() + (i * c_ + c) * hw;
                     const T* d = dy.data() + (i * c_ + c) * hw;
-                    for (std::size_t j = 0; j < hw; ++j) {
-                        sum_dy += d[j];
-                        sum_dy_xhat += d[j] * (p[j] - mean) * invstd;
-                    }
+                    sum_dy += detail::plane_sum(d, hw);
+                    sum_dy_xhat += detail::plane_dot_dev(d, p, hw, static_cast<T>(mean));
                 }
+                sum_dy_xhat *= invstd;
                 grad_weight_[c] = static_cast<T>(sum_dy_xhat);
                 grad_bias_[c] = static_cast<T>(sum_dy);
                 const double g = weight_[c] * invstd;
@@ -99,11 +149,10 @@ public:
                     T* q = dx.data() + (i * c_ + c) * hw;
                     if (mode_ == Mode::eval) {
                         for (std::size_t j = 0; j < hw; ++j) q[j] = static_cast<T>(d[j] * g);
-                    } else {
-                        for (std::size_t j = 0; j < hw; ++j) {
-                            const double xhat = (p[j] - mean) * invstd;
-                            q[j] = static_cast<T>(g * (d[j] - sum_dy / m - xhat * sum_dy_xhat / m));
-                        }
+                    } else {  // dx = g (dy - mean(dy) - xhat mean(dy xhat)), as one multiply-add per term
+                        const T a = static_cast<T>(g), shift = static_cast<T>(-g * sum_dy / m),
+                                k = static_cast<T>(-g * invstd * sum_dy_xhat / m), mu = static_cast<T>(mean);
+                        for (std::size_t j = 0; j < hw; ++j) q[j] = a * d[j] + shift + k * (p[j] - mu);
                     }
                 }
             }

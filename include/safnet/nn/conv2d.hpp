@@ -8,6 +8,7 @@
 // Call refresh_weights() after the raw weights change (optimizers and fault campaigns do).
 #pragma once
 
+#include <safnet/detail/profile.hpp>
 #include <safnet/detail/thread_pool.hpp>
 #include <safnet/nn/parameter.hpp>
 
@@ -57,9 +58,11 @@ public:
     }
 
     void forward(const Tensor<T>& x, Tensor<T>& y) {
+        const profile::Scope scope(profile::Kind::conv_forward);
         y.resize(output_shape(x.shape()));
         const Geometry g = geometry(x.shape());
         prepare_workspaces(g);
+        profile::add_conv_flops(static_cast<std::int64_t>(2 * g.n * o_.out_channels * g.ckk * g.ohw));
         const ConstMap w(weight_.effective().data(), idx(o_.out_channels), idx(g.ckk));
         thread_pool().parallel_for(g.n, [&](std::size_t b, std::size_t e, std::size_t t) {
             for (std::size_t n = b; n < e; ++n) {
@@ -73,10 +76,17 @@ public:
     }
 
     void backward(const Tensor<T>& x, const Tensor<T>& dy, Tensor<T>& dx) {
+        const profile::Scope scope(profile::Kind::conv_backward);
         const Geometry g = geometry(x.shape());
         prepare_workspaces(g);
+        profile::add_conv_flops(static_cast<std::int64_t>(4 * g.n * o_.out_channels * g.ckk * g.ohw));
         dx.resize(x.shape());
         const ConstMap w(weight_.effective().data(), idx(o_.out_channels), idx(g.ckk));
+        // Stride 1: d loss / d x is the convolution of dy with the flipped, transposed kernel
+        // (padding K-1-p): one GEMM into dx, no col2im scatter.
+        const bool flipped = o_.stride == 1 && !is_pointwise() && 2 * o_.padding < o_.kernel + 1;
+        if (flipped) flip_weights();
+        const std::size_t k = o_.kernel, okk = o_.out_channels * k * k;
         thread_pool().parallel_for(g.n, [&](std::size_t b, std::size_t e, std::size_t t) {
             Map dw(partial_dw_[t].data(), idx(o_.out_channels), idx(g.ckk));
             dw.setZero();
@@ -84,9 +94,18 @@ public:
                 const ConstMap dyn(dy.data() + n * g.out_image, idx(o_.out_channels), idx(g.ohw));
                 const T* col = im2col(x.data() + n * g.in_image, g, cols_[t]);
                 dw.noalias() += dyn * ConstMap(col, idx(g.ckk), idx(g.ohw)).transpose();
-                Map dcol(dcols_[t].data(), idx(g.ckk), idx(g.ohw));
-                dcol.noalias() = w.transpose() * dyn;
-                col2im(dcols_[t].data(), g, dx.data() + n * g.in_image);
+                Map dxn(dx.data() + n * g.in_image, idx(g.c), idx(g.h * g.w));
+                if (is_pointwise()) {
+                    dxn.noalias() = w.transpose() * dyn;
+                } else if (flipped) {
+                    unfold(dy.data() + n * g.out_image, o_.out_channels, g.oh, g.ow, k, 1, k - 1 - o_.padding, g.h, g.w,
+                           dcols_[t].data());
+                    dxn.noalias() = ConstMap(flipped_.data(), idx(g.c), idx(okk)) * ConstMap(dcols_[t].data(), idx(okk), idx(g.h * g.w));
+                } else {
+                    Map dcol(dcols_[t].data(), idx(g.ckk), idx(g.ohw));
+                    dcol.noalias() = w.transpose() * dyn;
+                    col2im(dcols_[t].data(), g, dx.data() + n * g.in_image);
+                }
             }
         });
         // Reduce the per-thread partial gradients in a fixed order.
@@ -97,10 +116,10 @@ public:
         weight_.backward(grad_eff_.span(), grad_weight_.span());
         if (o_.bias) {
             for (std::size_t oc = 0; oc < o_.out_channels; ++oc) {
-                T s = 0;
+                T sum = 0;
                 for (std::size_t n = 0; n < g.n; ++n)
-                    for (std::size_t i = 0; i < g.ohw; ++i) s += dy[n * g.out_image + oc * g.ohw + i];
-                grad_bias_[oc] = s;
+                    for (std::size_t i = 0; i < g.ohw; ++i) sum += dy[n * g.out_image + oc * g.ohw + i];
+                grad_bias_[oc] = sum;
             }
         }
     }
@@ -128,6 +147,18 @@ private:
 
     std::size_t used_threads(std::size_t n) const { return std::min(thread_pool().size(), std::max<std::size_t>(n, 1)); }
 
+    // flipped_[c, (o, a, b)] = W_eff[o, c, K-1-a, K-1-b]
+    void flip_weights() {
+        const std::size_t k = o_.kernel, c_in = o_.in_channels, c_out = o_.out_channels;
+        flipped_.resize(Shape{c_in, c_out * k * k});
+        const T* w = weight_.effective().data();
+        for (std::size_t o = 0; o < c_out; ++o)
+            for (std::size_t c = 0; c < c_in; ++c)
+                for (std::size_t a = 0; a < k; ++a)
+                    for (std::size_t b = 0; b < k; ++b)
+                        flipped_[c * c_out * k * k + (o * k + a) * k + b] = w[((o * c_in + c) * k + (k - 1 - a)) * k + (k - 1 - b)];
+    }
+
     bool is_pointwise() const noexcept { return o_.kernel == 1 && o_.stride == 1 && o_.padding == 0; }
 
     void prepare_workspaces(const Geometry& g) {
@@ -139,7 +170,7 @@ private:
         }
         for (std::size_t t = 0; t < threads; ++t) {
             if (!is_pointwise()) cols_[t].resize(Shape{g.ckk, g.ohw});
-            dcols_[t].resize(Shape{g.ckk, g.ohw});
+            dcols_[t].resize(Shape{std::max(g.ckk * g.ohw, o_.out_channels * o_.kernel * o_.kernel * g.h * g.w)});
             partial_dw_[t].resize(Shape{o_.out_channels, g.ckk});
         }
         grad_eff_.resize(weight_.raw().shape());
@@ -148,27 +179,39 @@ private:
     // Columns: row (c, ki, kj), column (oh, ow). A 1x1 stride-1 unpadded conv reads x as is.
     const T* im2col(const T* x, const Geometry& g, Tensor<T>& col) const {
         if (is_pointwise()) return x;
-        const std::size_t k = o_.kernel, s = o_.stride, p = o_.padding;
-        T* out = col.data();
-        for (std::size_t c = 0; c < g.c; ++c)
+        unfold(x, g.c, g.h, g.w, o_.kernel, o_.stride, o_.padding, g.oh, g.ow, col.data());
+        return col.data();
+    }
+
+    // im2col for any geometry: for each (channel, ki, kj) and output row, the valid output
+    // columns are computed once; the interior is a contiguous copy when stride is 1.
+    static void unfold(const T* x, std::size_t channels, std::size_t h, std::size_t w, std::size_t k, std::size_t s,
+                       std::size_t p, std::size_t oh, std::size_t ow, T* out) {
+        const std::size_t ohw = oh * ow;
+        for (std::size_t c = 0; c < channels; ++c)
             for (std::size_t ki = 0; ki < k; ++ki)
                 for (std::size_t kj = 0; kj < k; ++kj) {
-                    T* row = out + ((c * k + ki) * k + kj) * g.ohw;
-                    for (std::size_t oh = 0; oh < g.oh; ++oh) {
-                        const std::ptrdiff_t ih = static_cast<std::ptrdiff_t>(oh * s + ki) - static_cast<std::ptrdiff_t>(p);
-                        T* dst = row + oh * g.ow;
-                        if (ih < 0 || ih >= static_cast<std::ptrdiff_t>(g.h)) {
-                            std::fill(dst, dst + g.ow, T(0));
+                    T* row = out + ((c * k + ki) * k + kj) * ohw;
+                    // valid ow: 0 <= ow*s + kj - p < w
+                    const std::size_t lo = kj >= p ? 0 : (p - kj + s - 1) / s;
+                    const std::size_t hi = std::min(ow, (w + p - kj + s - 1) / s);
+                    for (std::size_t i = 0; i < oh; ++i) {
+                        const std::ptrdiff_t ih = static_cast<std::ptrdiff_t>(i * s + ki) - static_cast<std::ptrdiff_t>(p);
+                        T* dst = row + i * ow;
+                        if (ih < 0 || ih >= static_cast<std::ptrdiff_t>(h) || lo >= hi) {
+                            std::fill(dst, dst + ow, T(0));
                             continue;
                         }
-                        const T* src = x + (c * g.h + static_cast<std::size_t>(ih)) * g.w;
-                        for (std::size_t ow = 0; ow < g.ow; ++ow) {
-                            const std::ptrdiff_t iw = static_cast<std::ptrdiff_t>(ow * s + kj) - static_cast<std::ptrdiff_t>(p);
-                            dst[ow] = (iw < 0 || iw >= static_cast<std::ptrdiff_t>(g.w)) ? T(0) : src[iw];
+                        const T* src = x + (c * h + static_cast<std::size_t>(ih)) * w + (lo * s + kj - p);
+                        std::fill(dst, dst + lo, T(0));
+                        if (s == 1) {
+                            std::copy(src, src + (hi - lo), dst + lo);
+                        } else {
+                            for (std::size_t j = lo; j < hi; ++j) dst[j] = src[(j - lo) * s];
                         }
+                        std::fill(dst + hi, dst + ow, T(0));
                     }
                 }
-        return out;
     }
 
     void col2im(const T* col, const Geometry& g, T* dx) const {
@@ -196,7 +239,7 @@ private:
 
     Conv2dOptions o_;
     SafWeight<T> weight_;
-    Tensor<T> bias_, grad_weight_, grad_bias_, grad_eff_;
+    Tensor<T> bias_, grad_weight_, grad_bias_, grad_eff_, flipped_;
     std::vector<Tensor<T>> cols_, dcols_, partial_dw_;
 };
 

@@ -4,6 +4,7 @@
 // backward writes d loss / d W_raw (through tau'), d loss / d b and d loss / d x.
 #pragma once
 
+#include <safnet/detail/profile.hpp>
 #include <safnet/nn/parameter.hpp>
 
 #include <Eigen/Core>
@@ -34,6 +35,7 @@ public:
     void refresh_weights() { weight_.refresh(); }
 
     void forward(const Tensor<T>& x, Tensor<T>& y) {
+        const profile::Scope scope(profile::Kind::linear);
         const std::size_t n = batch(x);
         y.resize(Shape{n, out_});
         Map out(y.data(), idx(n), idx(out_));
@@ -44,6 +46,7 @@ public:
     }
 
     void backward(const Tensor<T>& x, const Tensor<T>& dy, Tensor<T>& dx) {
+        const profile::Scope scope(profile::Kind::linear);
         const std::size_t n = batch(x);
         dx.resize(x.shape());
         const ConstMap d(dy.data(), idx(n), idx(out_));

@@ -7,6 +7,7 @@
 // undefined, and a plain argmax would credit a network that outputs garbage).
 #pragma once
 
+#include <safnet/detail/profile.hpp>
 #include <safnet/nn/parameter.hpp>
 
 #include <cmath>
@@ -24,6 +25,7 @@ public:
     }
 
     double forward(const Tensor<T>& logits, std::span<const std::int32_t> labels) {
+        const profile::Scope scope(profile::Kind::loss);
         require_rank(logits.shape(), 2, "SoftmaxCrossEntropy");
         const std::size_t n = logits.shape()[0], k = logits.shape()[1];
         if (labels.size() != n)

@@ -5,6 +5,7 @@
 // and reused after; they are keyed by parameter order, which a model keeps fixed.
 #pragma once
 
+#include <safnet/detail/profile.hpp>
 #include <safnet/nn/parameter.hpp>
 
 #include <cmath>
@@ -26,6 +27,7 @@ public:
 
     template <class Model>
     void step(Model& model) {
+        const profile::Scope scope(profile::Kind::optimizer);
         std::size_t i = 0;
         model.for_each_parameter([&](const Parameter<T>& p) {
             if (velocity_.size() <= i) velocity_.emplace_back(p.value->shape(), T(0));
@@ -64,6 +66,7 @@ public:
 
     template <class Model>
     void step(Model& model) {
+        const profile::Scope scope(profile::Kind::optimizer);
         ++t_;
         const double c1 = 1 - std::pow(o_.beta1, static_cast<double>(t_));
         const double c2 = 1 - std::pow(o_.beta2, static_cast<double>(t_));

@@ -2,6 +2,7 @@
 // global average pooling (NCHW -> NC), with backward passes.
 #pragma once
 
+#include <safnet/detail/profile.hpp>
 #include <safnet/nn/parameter.hpp>
 
 #include <cmath>
@@ -111,6 +112,7 @@ private:
 template <std::floating_point T>
 struct GlobalAvgPool {
     static void forward(const Tensor<T>& x, Tensor<T>& y) {
+        const profile::Scope scope(profile::Kind::pool);
         require_rank(x.shape(), 4, "GlobalAvgPool");
         const std::size_t planes = x.shape()[0] * x.shape()[1], hw = x.shape()[2] * x.shape()[3];
         y.resize(Shape{x.shape()[0], x.shape()[1]});

@@ -76,11 +76,11 @@ public:
         if (proj_conv_) {
             proj_bn_->backward(sa_, dsum_, g1_);
             proj_conv_->backward(x, g1_, g2_);
-            for (std::size_t i = 0; i < dx.size(); ++i) dx[i] += g2_[i];
+            Add<T>::accumulate(dx, g2_, dx);
         } else if (pad_) {
             pad_backward_add(dsum_, dx);
         } else {
-            for (std::size_t i = 0; i < dx.size(); ++i) dx[i] += dsum_[i];
+            Add<T>::accumulate(dx, dsum_, dx);
         }
     }
 

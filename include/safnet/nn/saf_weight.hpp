@@ -11,6 +11,7 @@
 // All follow the damaged-value policy of safnet/saf.hpp.
 #pragma once
 
+#include <safnet/detail/profile.hpp>
 #include <safnet/nn/tensor.hpp>
 #include <safnet/saf.hpp>
 
@@ -36,6 +37,7 @@ public:
     const Tensor<T>& effective() const noexcept { return effective_; }
 
     void refresh() {
+        const profile::Scope scope(profile::Kind::saf);
         std::visit([&](const auto& s) { safnet::apply(s, raw_.span(), effective_.span()); }, saf_);
     }
 

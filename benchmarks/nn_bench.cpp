@@ -1,0 +1,90 @@
+// ResNet20 at batch 128: images/s for a training step (forward, loss, backward, SGD) and for
+// inference, SAF none and tanh, 3x32x32 and 1x28x28 inputs; with the time breakdown by layer
+// kind and the convolutions' achieved GFLOP/s. PyTorch's figures come from
+// benchmarks/pytorch/resnet_bench.py, run side by side by benchmarks/compare_pytorch.sh.
+#include "bench_util.hpp"
+
+#include <safnet/detail/profile.hpp>
+#include <safnet/nn/loss.hpp>
+#include <safnet/nn/optimizer.hpp>
+#include <safnet/nn/resnet.hpp>
+
+namespace {
+
+using namespace safnet::nn;
+
+struct Setup {
+    const char* saf;
+    std::size_t channels, size;
+};
+const Setup kSetups[] = {{"none", 3, 32}, {"tanh", 3, 32}, {"none", 1, 28}, {"tanh", 1, 28}};
+
+Tensor<float> input(std::size_t batch, std::size_t c, std::size_t hw) {
+    Tensor<float> x(Shape{batch, c, hw, hw});
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 2654435761u) % 2000) / 1000.0f - 1.0f;
+    return x;
+}
+
+void report_breakdown(benchmark::State& state, double steps) {
+    double total = 0;
+    for (int k = 0; k < static_cast<int>(safnet::profile::Kind::count); ++k) {
+        const auto kind = static_cast<safnet::profile::Kind>(k);
+        const double ms = safnet::profile::seconds(kind) / steps * 1e3;
+        if (kind != safnet::profile::Kind::saf) total += ms;  // saf refresh runs inside optimizer/forward
+        if (ms > 0) state.counters[std::string(safnet::profile::kind_names[k]) + " ms"] = ms;
+    }
+    const double conv_s = safnet::profile::seconds(safnet::profile::Kind::conv_forward) +
+                          safnet::profile::seconds(safnet::profile::Kind::conv_backward);
+    state.counters["conv GFLOP/s"] = safnet::profile::conv_flops() / conv_s * 1e-9;
+    state.counters["conv % of 237 GF peak"] = 100 * safnet::profile::conv_flops() / conv_s * 1e-9 / 237.0;
+}
+
+void BM_ResNet20Train(benchmark::State& state) {
+    const Setup s = kSetups[state.range(0)];
+    const std::size_t batch = 128;
+    ResNet<float> m({"resnet20", s.channels, 10, Shortcut::A, safnet::saf_from_name(s.saf)});
+    m.initialize(1);
+    const Tensor<float> x = input(batch, s.channels, s.size);
+    std::vector<std::int32_t> labels(batch);
+    for (std::size_t i = 0; i < batch; ++i) labels[i] = static_cast<std::int32_t>(i % 10);
+    SoftmaxCrossEntropy<float> ce;
+    Sgd<float> opt({0.01, 0.9, 5e-4, false});
+    Tensor<float> d;
+    auto step = [&] {
+        ce.forward(m.forward(x, Mode::train), labels);
+        ce.backward(d);
+        m.backward(d);
+        opt.step(m);
+    };
+    safnet::bench::BestTimer t;
+    t.run(state, step);
+    safnet::profile::reset();
+    safnet::profile::enable(true);
+    for (int i = 0; i < 3; ++i) step();
+    safnet::profile::enable(false);
+    report_breakdown(state, 3);
+    state.counters["img/s"] = batch / t.seconds();
+    state.SetLabel(std::string("saf=") + s.saf + " input " + std::to_string(s.channels) + "x" + std::to_string(s.size) + "x" + std::to_string(s.size));
+}
+
+void BM_ResNet20Infer(benchmark::State& state) {
+    const Setup s = kSetups[state.range(0)];
+    const auto batch = static_cast<std::size_t>(state.range(1));
+    ResNet<float> m({"resnet20", s.channels, 10, Shortcut::A, safnet::saf_from_name(s.saf)});
+    m.initialize(1);
+    const Tensor<float> x = input(batch, s.channels, s.size);
+    safnet::bench::BestTimer t;
+    t.run(state, [&] { benchmark::DoNotOptimize(m.forward(x, Mode::eval).data()); });
+    safnet::profile::reset();
+    safnet::profile::enable(true);
+    m.forward(x, Mode::eval);
+    safnet::profile::enable(false);
+    report_breakdown(state, 1);
+    state.counters["img/s"] = static_cast<double>(batch) / t.seconds();
+    state.SetLabel(std::string("saf=") + s.saf + " input " + std::to_string(s.channels) + "x" + std::to_string(s.size) + "x" + std::to_string(s.size));
+}
+
+}  // namespace
+
+BENCHMARK(BM_ResNet20Train)->DenseRange(0, 3)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+BENCHMARK(BM_ResNet20Infer)->ArgsProduct({{0, 1, 2, 3}, {128, 1000}})->Unit(benchmark::kMillisecond)->MinTime(2.0);
