@@ -10,6 +10,8 @@ packages=(
     libxsimd-dev xtl-dev      # SIMD (Debian's xsimd CMake target needs xtl)
     catch2                    # tests (Catch2 2.13)
     libbenchmark-dev          # Google Benchmark
+    zlib1g-dev                # gzip-compressed datasets
+    dataset-fashion-mnist     # real data for the learning tests and the main job
 )
 
 missing=()

@@ -13,6 +13,8 @@
 #include <safnet/codec/float32.hpp>
 #include <safnet/codec/registry.hpp>
 
+#include <safnet/data/idx.hpp>
+
 #include <safnet/fault/bitflip.hpp>
 #include <safnet/fault/fault_model.hpp>
 #include <safnet/fault/philox.hpp>

@@ -1,0 +1,77 @@
+"""PyTorch twins of safnet's models, for parity fixtures and side-by-side benchmarks.
+
+SafConv / SafLinear compute with saf(W) where W is the stored (raw) parameter, as safnet
+does; ResNetCifar is the CIFAR ResNet (option A or B shortcuts) with torchvision-style
+parameter names, so state dicts map one to one onto safnet's.
+"""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+SAFS = {"none": None, "tanh": torch.tanh, "arctan": torch.atan, "softsign": F.softsign,
+        "modtanh": lambda w: 1.7159 * torch.tanh(2.0 * w / 3.0), "hardtanh": F.hardtanh}
+
+
+class SafConv(nn.Conv2d):
+    def __init__(self, *a, saf=None, **kw):
+        super().__init__(*a, **kw)
+        self.saf = saf
+
+    def forward(self, x):
+        w = self.saf(self.weight) if self.saf else self.weight
+        return F.conv2d(x, w, self.bias, self.stride, self.padding)
+
+
+class SafLinear(nn.Linear):
+    def __init__(self, *a, saf=None, **kw):
+        super().__init__(*a, **kw)
+        self.saf = saf
+
+    def forward(self, x):
+        return F.linear(x, self.saf(self.weight) if self.saf else self.weight, self.bias)
+
+
+class Block(nn.Module):
+    def __init__(self, cin, cout, stride, option, saf):
+        super().__init__()
+        self.conv1 = SafConv(cin, cout, 3, stride, 1, bias=False, saf=saf)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = SafConv(cout, cout, 3, 1, 1, bias=False, saf=saf)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.cin, self.cout, self.stride = cin, cout, stride
+        self.downsample = None
+        if (stride != 1 or cin != cout) and option == "B":
+            self.downsample = nn.Sequential(SafConv(cin, cout, 1, stride, 0, bias=False, saf=saf), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.downsample is not None:
+            sc = self.downsample(x)
+        elif self.stride != 1 or self.cin != self.cout:
+            lo = (self.cout - self.cin) // 2
+            sc = F.pad(x[:, :, ::self.stride, ::self.stride], (0, 0, 0, 0, lo, self.cout - self.cin - lo))
+        else:
+            sc = x
+        return F.relu(out + sc)
+
+
+class ResNetCifar(nn.Module):
+    def __init__(self, depth=20, cin=3, classes=10, saf=None, option="A"):
+        super().__init__()
+        n = (depth - 2) // 6
+        self.conv1 = SafConv(cin, 16, 3, 1, 1, bias=False, saf=saf)
+        self.bn1 = nn.BatchNorm2d(16)
+        c = 16
+        for s, w in enumerate([16, 32, 64]):
+            blocks = []
+            for b in range(n):
+                blocks.append(Block(c, w, 2 if (s > 0 and b == 0) else 1, option, saf))
+                c = w
+            setattr(self, "layer%d" % (s + 1), nn.Sequential(*blocks))
+        self.fc = SafLinear(64, classes, saf=saf)
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = self.layer3(self.layer2(self.layer1(x)))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
