@@ -1,5 +1,7 @@
 #include <safnet/codec/bfloat16.hpp>
 
+#include <support/ulp.hpp>
+
 #include <catch2/catch.hpp>
 
 #include <bit>
@@ -62,7 +64,7 @@ TEST_CASE("bfloat16 encode rounds to nearest even on every midpoint and 1e7 rand
     }
     std::mt19937_64 rng(77);
     std::size_t mismatches = 0;
-    for (int i = 0; i < 10'000'000; ++i) {
+    for (std::size_t i = 0; i < safnet::test::scaled(10'000'000); ++i) {
         const float f = std::bit_cast<float>(static_cast<std::uint32_t>(rng()));
         mismatches += c.encode_one(f) != reference_bf16(f);
     }

@@ -17,6 +17,9 @@ std::atomic<bool> counting{false};
 std::atomic<std::size_t> allocations{0};
 }  // namespace
 
+// Replacing the global operator new conflicts with AddressSanitizer's own; the sanitized build
+// checks memory errors, the release builds check this property.
+#if !defined(__SANITIZE_ADDRESS__)
 void* operator new(std::size_t n) {
     if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
     if (void* p = std::malloc(n ? n : 1)) return p;
@@ -24,8 +27,13 @@ void* operator new(std::size_t n) {
 }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#endif
 
 TEST_CASE("a training step allocates nothing after the first", "[nn][alloc]") {
+#if defined(__SANITIZE_ADDRESS__)
+    WARN("allocation counting is off under AddressSanitizer");
+    return;
+#endif
     using namespace safnet::nn;
     ResNet<float> m({"resnet20", 1, 10, Shortcut::A, safnet::Tanh{}});
     m.initialize(1);

@@ -88,9 +88,14 @@ public:
     Tensor<T>& running_mean() noexcept { return running_mean_; }
     Tensor<T>& running_var() noexcept { return running_var_; }
 
-    void forward(const Tensor<T>& x, Tensor<T>& y, Mode mode) {
+    /// y = BN(x), or with the fused epilogue y = relu(BN(x) + residual) (residual optional):
+    /// one pass over memory instead of three. Backward only needs x, so the fused form
+    /// changes nothing there.
+    void forward(const Tensor<T>& x, Tensor<T>& y, Mode mode, const Tensor<T>* residual = nullptr, bool relu = false) {
         const profile::Scope scope(profile::Kind::bn_forward);
         check(x.shape());
+        if (residual && !(residual->shape() == x.shape()))
+            throw Error("BatchNorm2d: residual " + residual->shape().str() + " does not match " + x.shape().str());
         y.resize(x.shape());
         mode_ = mode;
         const std::size_t n = x.shape()[0], hw = x.shape()[2] * x.shape()[3];
@@ -117,7 +122,14 @@ public:
                 for (std::size_t i = 0; i < n; ++i) {
                     const T* p = x.data() + (i * c_ + c) * hw;
                     T* q = y.data() + (i * c_ + c) * hw;
-                    for (std::size_t j = 0; j < hw; ++j) q[j] = p[j] * scale + shift;
+                    if (residual) {
+                        const T* r = residual->data() + (i * c_ + c) * hw;
+                        for (std::size_t j = 0; j < hw; ++j) q[j] = p[j] * scale + shift + r[j];
+                    } else {
+                        for (std::size_t j = 0; j < hw; ++j) q[j] = p[j] * scale + shift;
+                    }
+                    if (relu)  // NaN kept, as ReLU does
+                        for (std::size_t j = 0; j < hw; ++j) q[j] = !(q[j] <= T(0)) ? q[j] : T(0);
                 }
             }
         });

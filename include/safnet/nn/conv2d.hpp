@@ -8,6 +8,7 @@
 // Call refresh_weights() after the raw weights change (optimizers and fault campaigns do).
 #pragma once
 
+#include <safnet/detail/gemm.hpp>
 #include <safnet/detail/profile.hpp>
 #include <safnet/detail/thread_pool.hpp>
 #include <safnet/nn/parameter.hpp>
@@ -68,7 +69,7 @@ public:
             for (std::size_t n = b; n < e; ++n) {
                 const T* col = im2col(x.data() + n * g.in_image, g, cols_[t]);
                 Map out(y.data() + n * g.out_image, idx(o_.out_channels), idx(g.ohw));
-                out.noalias() = w * ConstMap(col, idx(g.ckk), idx(g.ohw));
+                multiply(weight_.effective().data(), o_.out_channels, g.ckk, col, g.ohw, out.data());
                 if (o_.bias)
                     for (std::size_t oc = 0; oc < o_.out_channels; ++oc) out.row(idx(oc)).array() += bias_[oc];
             }
@@ -93,14 +94,19 @@ public:
             for (std::size_t n = b; n < e; ++n) {
                 const ConstMap dyn(dy.data() + n * g.out_image, idx(o_.out_channels), idx(g.ohw));
                 const T* col = im2col(x.data() + n * g.in_image, g, cols_[t]);
-                dw.noalias() += dyn * ConstMap(col, idx(g.ckk), idx(g.ohw)).transpose();
+                // Long pixel rows: the lane-wise dot-product kernel; short ones (its final
+                // reductions would dominate): Eigen.
+                if (g.ohw >= 512)
+                    safnet::detail::gemm_nt_accumulate(o_.out_channels, g.ckk, g.ohw, dyn.data(), g.ohw, col, g.ohw, dw.data(), g.ckk);
+                else
+                    dw.noalias() += dyn * ConstMap(col, idx(g.ckk), idx(g.ohw)).transpose();
                 Map dxn(dx.data() + n * g.in_image, idx(g.c), idx(g.h * g.w));
                 if (is_pointwise()) {
                     dxn.noalias() = w.transpose() * dyn;
                 } else if (flipped) {
                     unfold(dy.data() + n * g.out_image, o_.out_channels, g.oh, g.ow, k, 1, k - 1 - o_.padding, g.h, g.w,
                            dcols_[t].data());
-                    dxn.noalias() = ConstMap(flipped_.data(), idx(g.c), idx(okk)) * ConstMap(dcols_[t].data(), idx(okk), idx(g.h * g.w));
+                    multiply(flipped_.data(), g.c, okk, dcols_[t].data(), g.h * g.w, dxn.data());
                 } else {
                     Map dcol(dcols_[t].data(), idx(g.ckk), idx(g.ohw));
                     dcol.noalias() = w.transpose() * dyn;
@@ -146,6 +152,17 @@ private:
     }
 
     std::size_t used_threads(std::size_t n) const { return std::min(thread_pool().size(), std::max<std::size_t>(n, 1)); }
+
+    // out (m x n) = a (m x k) * b (k x n), row-major. The unpacked register-tiled kernel
+    // beats Eigen's GEMM on conv shapes (no repacking of the column buffer) once a has
+    // enough rows to fill its tile; below that Eigen is faster.
+    static void multiply(const T* a, std::size_t m, std::size_t k, const T* b, std::size_t n, T* out) {
+        if (m >= 8) {
+            safnet::detail::gemm_nn(m, n, k, a, k, b, n, out, n);
+        } else {
+            Map(out, idx(m), idx(n)).noalias() = ConstMap(a, idx(m), idx(k)) * ConstMap(b, idx(k), idx(n));
+        }
+    }
 
     // flipped_[c, (o, a, b)] = W_eff[o, c, K-1-a, K-1-b]
     void flip_weights() {

@@ -48,10 +48,8 @@ public:
 
     void forward(const Tensor<T>& x, Tensor<T>& y, Mode mode) {
         conv1_.forward(x, a1_);
-        bn1_.forward(a1_, b1_, mode);
-        ReLU<T>::forward(b1_, r1_);
+        bn1_.forward(a1_, r1_, mode, nullptr, true);  // r1 = relu(bn1(a1)), fused
         conv2_.forward(r1_, a2_);
-        bn2_.forward(a2_, b2_, mode);
         const Tensor<T>* shortcut = &x;
         if (proj_conv_) {
             proj_conv_->forward(x, sa_);
@@ -61,8 +59,7 @@ public:
             pad_forward(x, sb_);
             shortcut = &sb_;
         }
-        Add<T>::forward(b2_, *shortcut, sum_);
-        ReLU<T>::forward(sum_, y);
+        bn2_.forward(a2_, y, mode, shortcut, true);  // y = relu(bn2(a2) + shortcut), fused
     }
 
     /// dx = d loss / d x given dy = d loss / d y (y, x as in the forward call).
@@ -139,7 +136,7 @@ private:
     std::optional<BatchNorm2d<T>> proj_bn_;
     bool pad_ = false;
     std::size_t in_, out_, stride_;
-    Tensor<T> a1_, b1_, r1_, a2_, b2_, sa_, sb_, sum_, dsum_, g1_, g2_;
+    Tensor<T> a1_, r1_, a2_, sa_, sb_, dsum_, g1_, g2_;
 };
 
 struct ResNetOptions {
@@ -221,8 +218,7 @@ public:
             throw Error("ResNet: input has " + std::to_string(x.shape()[1]) + " channels, model expects " +
                         std::to_string(options_.in_channels));
         stem_->forward(x, stem_out_);
-        stem_bn_->forward(stem_out_, stem_bn_out_, mode);
-        ReLU<T>::forward(stem_bn_out_, stem_relu_);
+        stem_bn_->forward(stem_out_, stem_relu_, mode, nullptr, true);
         const Tensor<T>* h = &stem_relu_;
         if (imagenet_) {
             pool_.forward(stem_relu_, pool_out_);
@@ -310,7 +306,7 @@ private:
     std::vector<std::string> names_;
     std::optional<Linear<T>> fc_;
     const Tensor<T>* input_ = nullptr;
-    Tensor<T> stem_out_, stem_bn_out_, stem_relu_, pool_out_, gap_, logits_, dgap_, da_, db_, dinput_;
+    Tensor<T> stem_out_, stem_relu_, pool_out_, gap_, logits_, dgap_, da_, db_, dinput_;
     std::vector<Tensor<T>> outs_;
     std::vector<Parameter<T>> params_;
 };
