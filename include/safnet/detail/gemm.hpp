@@ -11,6 +11,7 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include <algorithm>
 #include <cstddef>
 
 namespace safnet::detail {
@@ -34,16 +35,39 @@ inline void gemm_tile(std::size_t K, const T* a, std::size_t lda, const T* b, st
         for (std::size_t v = 0; v < NV; ++v) acc[r][v].store_unaligned(c + r * ldc + v * S);
 }
 
-// Scalar edge: the last N % S columns, same summation order.
+// The last N % S columns: copied into a zero-padded vector-wide strip, K in chunks so the
+// strip stays small on the stack, then the same FMA sequence as a full tile (ascending k),
+// so an element's bits do not depend on whether it fell into the edge.
+template <std::size_t MR, class T>
+inline void gemm_edge_tile(std::size_t K, const T* a, std::size_t lda, const T* b, std::size_t ldb, T* c,
+                           std::size_t ldc, std::size_t ncols) {
+    using B = xsimd::batch<T>;
+    constexpr std::size_t S = B::size, chunk = 256;
+    alignas(64) T strip[chunk * S];
+    B acc[MR];
+    for (std::size_t r = 0; r < MR; ++r) acc[r] = B(T(0));
+    for (std::size_t k0 = 0; k0 < K; k0 += chunk) {
+        const std::size_t kk = std::min(chunk, K - k0);
+        for (std::size_t k = 0; k < kk; ++k)
+            for (std::size_t j = 0; j < S; ++j) strip[k * S + j] = j < ncols ? b[(k0 + k) * ldb + j] : T(0);
+        for (std::size_t k = 0; k < kk; ++k) {
+            const B bv = B::load_aligned(strip + k * S);
+            for (std::size_t r = 0; r < MR; ++r) acc[r] = xsimd::fma(B(a[r * lda + k0 + k]), bv, acc[r]);
+        }
+    }
+    alignas(64) T out[S];
+    for (std::size_t r = 0; r < MR; ++r) {
+        acc[r].store_aligned(out);
+        for (std::size_t j = 0; j < ncols; ++j) c[r * ldc + j] = out[j];
+    }
+}
+
 template <class T>
 inline void gemm_edge(std::size_t M, std::size_t K, const T* a, std::size_t lda, const T* b, std::size_t ldb, T* c,
-                      std::size_t ldc, std::size_t n0, std::size_t n1) {
-    for (std::size_t i = 0; i < M; ++i)
-        for (std::size_t j = n0; j < n1; ++j) {
-            T s = 0;
-            for (std::size_t k = 0; k < K; ++k) s = xsimd::fma(a[i * lda + k], b[k * ldb + j], s);
-            c[i * ldc + j] = s;
-        }
+                      std::size_t ldc, std::size_t ncols) {
+    std::size_t i = 0;
+    for (; i + 8 <= M; i += 8) gemm_edge_tile<8>(K, a + i * lda, lda, b, ldb, c + i * ldc, ldc, ncols);
+    for (; i < M; ++i) gemm_edge_tile<1>(K, a + i * lda, lda, b, ldb, c + i * ldc, ldc, ncols);
 }
 
 template <std::size_t NV, class T>
@@ -64,7 +88,7 @@ void gemm_nn(std::size_t M, std::size_t N, std::size_t K, const T* a, std::size_
     std::size_t j = 0;
     for (; j + 2 * S <= N; j += 2 * S) gemm_column_panel<2>(M, K, a, lda, b + j, ldb, c + j, ldc);
     for (; j + S <= N; j += S) gemm_column_panel<1>(M, K, a, lda, b + j, ldb, c + j, ldc);
-    if (j < N) gemm_edge(M, K, a, lda, b, ldb, c, ldc, j, N);
+    if (j < N) gemm_edge(M, K, a, lda, b + j, ldb, c + j, ldc, N - j);
 }
 
 // C (MR x NR tile) += A (MR rows) * B (NR rows)^T, both with K contiguous: lane-wise partial
