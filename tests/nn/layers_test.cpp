@@ -2,6 +2,8 @@
 // plus forward results against direct definitions.
 #include "gradcheck.hpp"
 
+#include <limits>
+
 #include <safnet/nn/activation.hpp>
 #include <safnet/nn/batchnorm.hpp>
 #include <safnet/nn/conv2d.hpp>
@@ -150,11 +152,31 @@ TEST_CASE("ReLU, pooling and global average pooling gradients", "[nn][pool]") {
     }
     CHECK(max_gradient_error(x, none, [&](const Tensor<double>& in) -> const Tensor<double>& { GlobalAvgPool<double>::forward(in, y); return y; },
                              [&](const Tensor<double>& dy) { GlobalAvgPool<double>::backward(x, dy, dx); return dx; }) < 1e-6);
+    // ReLU keeps NaN (a damaged weight's NaN must reach the logits), alone and fused into BN.
+    Tensor<double> damaged(Shape{1, 1, 1, 3}, -1.0);
+    damaged[1] = std::nan("");
+    ReLU<double>::forward(damaged, y);
+    CHECK(y[0] == 0.0);
+    CHECK(std::isnan(y[1]));
+    BatchNorm2d<double> bn(1);
+    bn.forward(damaged, y, Mode::eval, nullptr, true);
+    CHECK(y[0] == 0.0);
+    CHECK(std::isnan(y[1]));
     MaxPool2d<double> mp({2, 2, 0});
     Tensor<double> small(Shape{1, 1, 2, 2});
     small[0] = 1; small[1] = 4; small[2] = 3; small[3] = 2;
     mp.forward(small, y);
     CHECK(y[0] == 4);
+    // A window of -inf sends its gradient to one of its own elements; a NaN wins its window.
+    Tensor<double> edge(Shape{1, 1, 2, 4}, 0.0), g(Shape{1, 1, 1, 2}, 1.0);
+    for (std::size_t i : {2, 3, 6, 7}) edge[i] = -std::numeric_limits<double>::infinity();
+    edge[1] = std::nan("");
+    mp.forward(edge, y);
+    CHECK(std::isnan(y[0]));
+    CHECK(y[1] == -std::numeric_limits<double>::infinity());
+    mp.backward(edge, g, dx);
+    CHECK(dx[1] == 1.0);
+    CHECK(dx[2] + dx[3] + dx[6] + dx[7] == 1.0);
     AvgPool2d<double> ap({3, 1, 1});  // count_include_pad: corner averages 4 values over 9
     ap.forward(small, y);
     CHECK(y[0] == Approx(10.0 / 9));

@@ -32,7 +32,7 @@ struct ReLU {
         const T* __restrict p = x.data();
         T* __restrict q = y.data();
         detail::elementwise(x.size(), [&](std::size_t b, std::size_t e) {
-            for (std::size_t i = b; i < e; ++i) q[i] = !(p[i] <= T(0)) ? p[i] : T(0);
+            for (std::size_t i = b; i < e; ++i) q[i] = relu_keep_nan(p[i]);
         });
     }
     static void backward(const Tensor<T>& y, const Tensor<T>& dy, Tensor<T>& dx) {

@@ -128,8 +128,8 @@ public:
                     } else {
                         for (std::size_t j = 0; j < hw; ++j) q[j] = p[j] * scale + shift;
                     }
-                    if (relu)  // NaN kept, as ReLU does
-                        for (std::size_t j = 0; j < hw; ++j) q[j] = !(q[j] <= T(0)) ? q[j] : T(0);
+                    if (relu)
+                        for (std::size_t j = 0; j < hw; ++j) q[j] = relu_keep_nan(q[j]);
                 }
             }
         });

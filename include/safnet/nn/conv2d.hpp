@@ -27,9 +27,8 @@ struct Conv2dOptions {
 template <std::floating_point T>
 class Conv2d {
 public:
-    using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-    using Map = Eigen::Map<RowMatrix>;
-    using ConstMap = Eigen::Map<const RowMatrix>;
+    using Map = MatrixMap<T>;
+    using ConstMap = ConstMatrixMap<T>;
 
     Conv2d(Conv2dOptions o, AnySaf saf = Identity{})
         : o_(o), weight_(Shape{o.out_channels, o.in_channels, o.kernel, o.kernel}, std::move(saf)) {
@@ -64,14 +63,14 @@ public:
         const Geometry g = geometry(x.shape());
         prepare_workspaces(g);
         profile::add_conv_flops(static_cast<std::int64_t>(2 * g.n * o_.out_channels * g.ckk * g.ohw));
-        const ConstMap w(weight_.effective().data(), idx(o_.out_channels), idx(g.ckk));
+        const ConstMap w(weight_.effective().data(), eigen_index(o_.out_channels), eigen_index(g.ckk));
         thread_pool().parallel_for(g.n, [&](std::size_t b, std::size_t e, std::size_t t) {
             for (std::size_t n = b; n < e; ++n) {
                 const T* col = im2col(x.data() + n * g.in_image, g, cols_[t]);
-                Map out(y.data() + n * g.out_image, idx(o_.out_channels), idx(g.ohw));
+                Map out(y.data() + n * g.out_image, eigen_index(o_.out_channels), eigen_index(g.ohw));
                 multiply(weight_.effective().data(), o_.out_channels, g.ckk, col, g.ohw, out.data());
                 if (o_.bias)
-                    for (std::size_t oc = 0; oc < o_.out_channels; ++oc) out.row(idx(oc)).array() += bias_[oc];
+                    for (std::size_t oc = 0; oc < o_.out_channels; ++oc) out.row(eigen_index(oc)).array() += bias_[oc];
             }
         });
     }
@@ -82,25 +81,25 @@ public:
         prepare_workspaces(g);
         profile::add_conv_flops(static_cast<std::int64_t>(4 * g.n * o_.out_channels * g.ckk * g.ohw));
         dx.resize(x.shape());
-        const ConstMap w(weight_.effective().data(), idx(o_.out_channels), idx(g.ckk));
+        const ConstMap w(weight_.effective().data(), eigen_index(o_.out_channels), eigen_index(g.ckk));
         // Stride 1: d loss / d x is the convolution of dy with the flipped, transposed kernel
         // (padding K-1-p): one GEMM into dx, no col2im scatter.
         const bool flipped = o_.stride == 1 && !is_pointwise() && 2 * o_.padding < o_.kernel + 1;
         if (flipped) flip_weights();
         const std::size_t k = o_.kernel, okk = o_.out_channels * k * k;
         thread_pool().parallel_for(g.n, [&](std::size_t b, std::size_t e, std::size_t t) {
-            Map dw(partial_dw_[t].data(), idx(o_.out_channels), idx(g.ckk));
+            Map dw(partial_dw_[t].data(), eigen_index(o_.out_channels), eigen_index(g.ckk));
             dw.setZero();
             for (std::size_t n = b; n < e; ++n) {
-                const ConstMap dyn(dy.data() + n * g.out_image, idx(o_.out_channels), idx(g.ohw));
+                const ConstMap dyn(dy.data() + n * g.out_image, eigen_index(o_.out_channels), eigen_index(g.ohw));
                 const T* col = im2col(x.data() + n * g.in_image, g, cols_[t]);
                 // Long pixel rows: the lane-wise dot-product kernel; short ones (its final
                 // reductions would dominate): Eigen.
                 if (g.ohw >= 512)
                     safnet::detail::gemm_nt_accumulate(o_.out_channels, g.ckk, g.ohw, dyn.data(), g.ohw, col, g.ohw, dw.data(), g.ckk);
                 else
-                    dw.noalias() += dyn * ConstMap(col, idx(g.ckk), idx(g.ohw)).transpose();
-                Map dxn(dx.data() + n * g.in_image, idx(g.c), idx(g.h * g.w));
+                    dw.noalias() += dyn * ConstMap(col, eigen_index(g.ckk), eigen_index(g.ohw)).transpose();
+                Map dxn(dx.data() + n * g.in_image, eigen_index(g.c), eigen_index(g.h * g.w));
                 if (is_pointwise()) {
                     dxn.noalias() = w.transpose() * dyn;
                 } else if (flipped) {
@@ -108,17 +107,17 @@ public:
                            dcols_[t].data());
                     multiply(flipped_.data(), g.c, okk, dcols_[t].data(), g.h * g.w, dxn.data());
                 } else {
-                    Map dcol(dcols_[t].data(), idx(g.ckk), idx(g.ohw));
+                    Map dcol(dcols_[t].data(), eigen_index(g.ckk), eigen_index(g.ohw));
                     dcol.noalias() = w.transpose() * dyn;
                     col2im(dcols_[t].data(), g, dx.data() + n * g.in_image);
                 }
             }
         });
         // Reduce the per-thread partial gradients in a fixed order.
-        Map grad_eff(grad_eff_.data(), idx(o_.out_channels), idx(g.ckk));
+        Map grad_eff(grad_eff_.data(), eigen_index(o_.out_channels), eigen_index(g.ckk));
         grad_eff.setZero();
         for (std::size_t t = 0; t < used_threads(g.n); ++t)
-            grad_eff += Map(partial_dw_[t].data(), idx(o_.out_channels), idx(g.ckk));
+            grad_eff += Map(partial_dw_[t].data(), eigen_index(o_.out_channels), eigen_index(g.ckk));
         weight_.backward(grad_eff_.span(), grad_weight_.span());
         if (o_.bias) {
             for (std::size_t oc = 0; oc < o_.out_channels; ++oc) {
@@ -140,7 +139,6 @@ private:
     struct Geometry {
         std::size_t n, c, h, w, oh, ow, ohw, ckk, in_image, out_image;
     };
-    static Eigen::Index idx(std::size_t v) noexcept { return static_cast<Eigen::Index>(v); }
     std::size_t out_size(std::size_t in) const noexcept { return (in + 2 * o_.padding - o_.kernel) / o_.stride + 1; }
 
     Geometry geometry(const Shape& s) const {
@@ -161,7 +159,7 @@ private:
         if (m >= 8 && (n % xsimd::batch<T>::size == 0 || n >= 128)) {
             safnet::detail::gemm_nn(m, n, k, a, k, b, n, out, n);
         } else {
-            Map(out, idx(m), idx(n)).noalias() = ConstMap(a, idx(m), idx(k)) * ConstMap(b, idx(k), idx(n));
+            Map(out, eigen_index(m), eigen_index(n)).noalias() = ConstMap(a, eigen_index(m), eigen_index(k)) * ConstMap(b, eigen_index(k), eigen_index(n));
         }
     }
 

@@ -14,9 +14,8 @@ namespace safnet::nn {
 template <std::floating_point T>
 class Linear {
 public:
-    using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-    using Map = Eigen::Map<RowMatrix>;
-    using ConstMap = Eigen::Map<const RowMatrix>;
+    using Map = MatrixMap<T>;
+    using ConstMap = ConstMatrixMap<T>;
 
     Linear(std::size_t in, std::size_t out, bool bias = true, AnySaf saf = Identity{})
         : in_(in), out_(out), has_bias_(bias), weight_(Shape{out, in}, std::move(saf)) {
@@ -38,7 +37,7 @@ public:
         const profile::Scope scope(profile::Kind::linear);
         const std::size_t n = batch(x);
         y.resize(Shape{n, out_});
-        Map out(y.data(), idx(n), idx(out_));
+        Map out(y.data(), eigen_index(n), eigen_index(out_));
         out.noalias() = in_map(x, n) * w().transpose();
         if (has_bias_)
             for (std::size_t i = 0; i < n; ++i)
@@ -49,10 +48,10 @@ public:
         const profile::Scope scope(profile::Kind::linear);
         const std::size_t n = batch(x);
         dx.resize(x.shape());
-        const ConstMap d(dy.data(), idx(n), idx(out_));
-        Map(grad_eff_.data(), idx(out_), idx(in_)).noalias() = d.transpose() * in_map(x, n);
+        const ConstMap d(dy.data(), eigen_index(n), eigen_index(out_));
+        Map(grad_eff_.data(), eigen_index(out_), eigen_index(in_)).noalias() = d.transpose() * in_map(x, n);
         weight_.backward(grad_eff_.span(), grad_weight_.span());
-        Map(dx.data(), idx(n), idx(in_)).noalias() = d * w();
+        Map(dx.data(), eigen_index(n), eigen_index(in_)).noalias() = d * w();
         if (has_bias_)
             for (std::size_t o = 0; o < out_; ++o) {
                 T s = 0;
@@ -68,15 +67,14 @@ public:
     }
 
 private:
-    static Eigen::Index idx(std::size_t v) noexcept { return static_cast<Eigen::Index>(v); }
     std::size_t batch(const Tensor<T>& x) const {
         const std::size_t n = x.shape().rank() ? x.shape()[0] : 0;
         if (x.shape().rank() < 2 || n == 0 || x.size() / n != in_)
             throw Error("Linear: input " + x.shape().str() + " does not have " + std::to_string(in_) + " features per sample");
         return n;
     }
-    ConstMap in_map(const Tensor<T>& x, std::size_t n) const { return ConstMap(x.data(), idx(n), idx(in_)); }
-    ConstMap w() const { return ConstMap(weight_.effective().data(), idx(out_), idx(in_)); }
+    ConstMap in_map(const Tensor<T>& x, std::size_t n) const { return ConstMap(x.data(), eigen_index(n), eigen_index(in_)); }
+    ConstMap w() const { return ConstMap(weight_.effective().data(), eigen_index(out_), eigen_index(in_)); }
 
     std::size_t in_, out_;
     bool has_bias_;

@@ -25,6 +25,13 @@ struct Parameter {
     SafWeight<T>* saf = nullptr;  // set for SAF-parametrized weights: refresh after updates
 };
 
+/// max(x, 0) that keeps NaN: a NaN from a damaged weight must reach the logits, where a
+/// fault campaign counts it, instead of being zeroed (PyTorch's relu keeps NaN too).
+template <std::floating_point T>
+inline T relu_keep_nan(T x) noexcept {
+    return !(x <= T(0)) ? x : T(0);
+}
+
 inline std::string join_name(const std::string& prefix, const std::string& name) {
     return prefix.empty() ? name : prefix + "." + name;
 }

@@ -27,37 +27,45 @@ inline Shape pooled_shape(const Shape& s, const PoolOptions& o, const char* laye
 }
 }  // namespace detail
 
+namespace detail {
+// Calls f(out, in) for every input element `in` inside the window of output element `out`
+// (padding taps skipped), outputs in ascending order, each window's taps row by row.
+template <class F>
+void for_each_pool_tap(const Shape& is, const Shape& os, const PoolOptions& o, F&& f) {
+    const std::size_t h = is[2], w = is[3], oh = os[2], ow = os[3];
+    for (std::size_t plane = 0; plane < os[0] * os[1]; ++plane)
+        for (std::size_t i = 0; i < oh; ++i)
+            for (std::size_t j = 0; j < ow; ++j)
+                for (std::size_t ki = 0; ki < o.kernel; ++ki)
+                    for (std::size_t kj = 0; kj < o.kernel; ++kj) {
+                        const std::ptrdiff_t r = static_cast<std::ptrdiff_t>(i * o.stride + ki) - static_cast<std::ptrdiff_t>(o.padding);
+                        const std::ptrdiff_t c = static_cast<std::ptrdiff_t>(j * o.stride + kj) - static_cast<std::ptrdiff_t>(o.padding);
+                        if (r < 0 || c < 0 || r >= static_cast<std::ptrdiff_t>(h) || c >= static_cast<std::ptrdiff_t>(w)) continue;
+                        f((plane * oh + i) * ow + j, plane * h * w + static_cast<std::size_t>(r) * w + static_cast<std::size_t>(c));
+                    }
+}
+}  // namespace detail
+
 template <std::floating_point T>
 class MaxPool2d {
 public:
     explicit MaxPool2d(PoolOptions o) : o_(o) {}
 
+    /// The window's first maximum is taken; a window holding a NaN outputs NaN (its first
+    /// NaN takes the gradient).
     void forward(const Tensor<T>& x, Tensor<T>& y) {
         const Shape os = detail::pooled_shape(x.shape(), o_, "MaxPool2d");
         y.resize(os);
         argmax_.resize(y.size());
-        const std::size_t h = x.shape()[2], w = x.shape()[3], oh = os[2], ow = os[3];
-        for (std::size_t plane = 0; plane < os[0] * os[1]; ++plane)
-            for (std::size_t i = 0; i < oh; ++i)
-                for (std::size_t j = 0; j < ow; ++j) {
-                    T best = -std::numeric_limits<T>::infinity();
-                    std::size_t arg = plane * h * w;  // a padded-only window cannot occur (padding <= k/2)
-                    for (std::size_t ki = 0; ki < o_.kernel; ++ki)
-                        for (std::size_t kj = 0; kj < o_.kernel; ++kj) {
-                            const std::ptrdiff_t r = static_cast<std::ptrdiff_t>(i * o_.stride + ki) - static_cast<std::ptrdiff_t>(o_.padding);
-                            const std::ptrdiff_t c = static_cast<std::ptrdiff_t>(j * o_.stride + kj) - static_cast<std::ptrdiff_t>(o_.padding);
-                            if (r < 0 || c < 0 || r >= static_cast<std::ptrdiff_t>(h) || c >= static_cast<std::ptrdiff_t>(w)) continue;
-                            const std::size_t at = plane * h * w + static_cast<std::size_t>(r) * w + static_cast<std::size_t>(c);
-                            if (x[at] > best || std::isnan(x[at])) {
-                                best = x[at];
-                                arg = at;
-                                if (std::isnan(best)) break;
-                            }
-                        }
-                    const std::size_t out = (plane * oh + i) * ow + j;
-                    y[out] = best;
-                    argmax_[out] = arg;
-                }
+        std::size_t current = std::numeric_limits<std::size_t>::max();
+        detail::for_each_pool_tap(x.shape(), os, o_, [&](std::size_t out, std::size_t in) {
+            const bool first_tap = out != current;  // every window has one: padding <= kernel/2
+            current = out;
+            if (first_tap || (!std::isnan(y[out]) && (x[in] > y[out] || std::isnan(x[in])))) {
+                y[out] = x[in];
+                argmax_[out] = in;
+            }
+        });
     }
     void backward(const Tensor<T>& x, const Tensor<T>& dy, Tensor<T>& dx) {
         dx.resize(x.shape(), T(0));
@@ -69,6 +77,7 @@ private:
     std::vector<std::size_t> argmax_;
 };
 
+/// Average over the window, padding counted (count_include_pad, PyTorch's default).
 template <std::floating_point T>
 class AvgPool2d {
 public:
@@ -76,35 +85,20 @@ public:
 
     void forward(const Tensor<T>& x, Tensor<T>& y) {
         const Shape os = detail::pooled_shape(x.shape(), o_, "AvgPool2d");
-        y.resize(os);
-        each_window(x.shape(), os, [&](std::size_t out, std::size_t in) { y[out] += x[in]; }, y);
-        const T inv = T(1) / static_cast<T>(o_.kernel * o_.kernel);
+        y.resize(os, T(0));
+        detail::for_each_pool_tap(x.shape(), os, o_, [&](std::size_t out, std::size_t in) { y[out] += x[in]; });
+        const T inv = inverse_area();
         for (std::size_t i = 0; i < y.size(); ++i) y[i] *= inv;
     }
     void backward(const Tensor<T>& x, const Tensor<T>& dy, Tensor<T>& dx) {
         const Shape os = detail::pooled_shape(x.shape(), o_, "AvgPool2d");
         dx.resize(x.shape(), T(0));
-        const T inv = T(1) / static_cast<T>(o_.kernel * o_.kernel);
-        Tensor<T> unused;
-        each_window(x.shape(), os, [&](std::size_t out, std::size_t in) { dx[in] += dy[out] * inv; }, unused);
+        const T inv = inverse_area();
+        detail::for_each_pool_tap(x.shape(), os, o_, [&](std::size_t out, std::size_t in) { dx[in] += dy[out] * inv; });
     }
 
 private:
-    template <class F>
-    void each_window(const Shape& is, const Shape& os, F&& f, Tensor<T>& zero_first) const {
-        if (zero_first.size()) std::fill(zero_first.data(), zero_first.data() + zero_first.size(), T(0));
-        const std::size_t h = is[2], w = is[3], oh = os[2], ow = os[3];
-        for (std::size_t plane = 0; plane < os[0] * os[1]; ++plane)
-            for (std::size_t i = 0; i < oh; ++i)
-                for (std::size_t j = 0; j < ow; ++j)
-                    for (std::size_t ki = 0; ki < o_.kernel; ++ki)
-                        for (std::size_t kj = 0; kj < o_.kernel; ++kj) {
-                            const std::ptrdiff_t r = static_cast<std::ptrdiff_t>(i * o_.stride + ki) - static_cast<std::ptrdiff_t>(o_.padding);
-                            const std::ptrdiff_t c = static_cast<std::ptrdiff_t>(j * o_.stride + kj) - static_cast<std::ptrdiff_t>(o_.padding);
-                            if (r < 0 || c < 0 || r >= static_cast<std::ptrdiff_t>(h) || c >= static_cast<std::ptrdiff_t>(w)) continue;
-                            f((plane * oh + i) * ow + j, plane * h * w + static_cast<std::size_t>(r) * w + static_cast<std::size_t>(c));
-                        }
-    }
+    T inverse_area() const { return T(1) / static_cast<T>(o_.kernel * o_.kernel); }
     PoolOptions o_;
 };
 

@@ -1,8 +1,8 @@
 // safnet/nn/resnet.hpp — ResNets for CIFAR-like (He et al. 2016, Sec. 4.2) and ImageNet-like
 // inputs, every conv and linear weight parametrized by one SAF.
 //
-//   make_resnet<T>({.arch = "resnet20", .in_channels = 3, .num_classes = 10, .shortcut = A})
-// CIFAR-style resnet20/32/44/56: 3x3 conv (16) + BN + ReLU, three stages of n = (depth-2)/6
+//   ResNet<T> model({.arch = "resnet20", .in_channels = 3, .num_classes = 10, .shortcut = Shortcut::A});
+// CIFAR-style resnet20/32/44/56/110: 3x3 conv (16) + BN + ReLU, three stages of n = (depth-2)/6
 // basic blocks with 16/32/64 channels (stride 2 entering stages 2 and 3), global average
 // pooling, linear. Shortcuts where shape changes: option A (subsample, zero-pad channels,
 // parameter-free) or option B (1x1 conv + BN). ImageNet-style resnet18: 7x7/2 conv (64) + BN +

@@ -24,6 +24,15 @@ namespace safnet::nn {
 
 inline constexpr std::size_t tensor_alignment = 64;
 
+/// Row-major Eigen views over raw buffers, for the layers' GEMMs.
+template <class T>
+using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class T>
+using MatrixMap = Eigen::Map<RowMatrix<T>>;
+template <class T>
+using ConstMatrixMap = Eigen::Map<const RowMatrix<T>>;
+inline Eigen::Index eigen_index(std::size_t v) noexcept { return static_cast<Eigen::Index>(v); }
+
 class Shape {
 public:
     Shape() = default;
