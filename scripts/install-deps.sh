@@ -11,6 +11,9 @@ packages=(
     catch2                    # tests (Catch2 2.13)
     libbenchmark-dev          # Google Benchmark
     zlib1g-dev                # gzip-compressed datasets
+    nlohmann-json3-dev        # safetensors headers, campaign JSON reports
+    libcli11-dev              # command-line flags of safnet-train / safnet-campaign
+    gnuplot-nox               # campaign plots
     dataset-fashion-mnist     # real data for the learning tests and the main job
 )
 

@@ -285,3 +285,23 @@ TEST_CASE("apply gives every position the same bits, and apply_one reproduces th
         }, safnet::saf_from_name(name));
     }
 }
+
+TEST_CASE("tau_preimage inverts every SAF inside its bound and clips outside", "[saf][finetune]") {
+    for (const safnet::AnySaf& saf : {safnet::AnySaf{safnet::Identity{}}, safnet::AnySaf{safnet::Tanh{}}, safnet::AnySaf{safnet::Arctan{}},
+                                      safnet::AnySaf{safnet::Softsign{}}, safnet::AnySaf{safnet::modified_tanh()},
+                                      safnet::AnySaf{safnet::ScaledTanh{2.0f, 0.5f}}, safnet::AnySaf{safnet::HardTanh{0.5f}}}) {
+        std::visit([](const auto& s) {
+            INFO(s.name());
+            const double bound = std::isfinite(s.bound()) ? s.bound() : 10.0;
+            for (double frac = -0.99; frac <= 0.99; frac += 0.01) {
+                const double w = frac * bound;
+                CHECK(safnet::tau(s, safnet::tau_preimage(s, w)) == Approx(w).margin(1e-12).epsilon(1e-10));
+            }
+            if (safnet::is_bounded(s)) {
+                CHECK(safnet::tau(s, safnet::tau_preimage(s, 3 * s.bound())) == Approx(0.999 * s.bound()).epsilon(1e-9));
+                CHECK(safnet::tau(s, safnet::tau_preimage(s, -3 * s.bound())) == Approx(-0.999 * s.bound()).epsilon(1e-9));
+            }
+            CHECK(safnet::tau_preimage(s, std::nan("")) == 0.0);
+        }, saf);
+    }
+}

@@ -27,6 +27,8 @@
 //  * Registry for command-line tools: saf_from_name("tanh") -> AnySaf (a std::variant);
 //    unknown names throw safnet::Error listing the valid names. Parametrised forms
 //    "scaledtanh(a,b)" and "hardtanh(c)" round-trip through name().
+//  * tau_preimage(saf, w): raw value whose tau is w (clipped just inside the bound), for
+//    adapting a pretrained model to a SAF.
 #pragma once
 
 #include <safnet/error.hpp>
@@ -99,6 +101,7 @@ struct Identity {
     template <class T> T value(T x) const noexcept { return x; }
     template <class T> T derivative(T) const noexcept { return T(1); }
     double bound() const noexcept { return std::numeric_limits<double>::infinity(); }
+    double inverse(double y) const noexcept { return y; }
     std::string name() const { return "none"; }
 };
 
@@ -107,6 +110,7 @@ struct Tanh {
     template <class T> T value(T x) const noexcept { return xsimd::tanh(x); }
     template <class T> T derivative(T x) const noexcept { return detail::sech2(x); }
     double bound() const noexcept { return 1.0; }
+    double inverse(double y) const noexcept { return std::atanh(y); }
     std::string name() const { return "tanh"; }
 };
 
@@ -117,6 +121,7 @@ struct Arctan {
     // returned, which the flush-to-zero rule for tiny derivatives allows.
     template <class T> T derivative(T x) const noexcept { return T(1) / (T(1) + x * x); }
     double bound() const noexcept { return 1.5707963267948966; }
+    double inverse(double y) const noexcept { return std::tan(y); }
     std::string name() const { return "arctan"; }
 };
 
@@ -128,6 +133,7 @@ struct Softsign {
         return r * r;
     }
     double bound() const noexcept { return 1.0; }
+    double inverse(double y) const noexcept { return y / (1.0 - std::abs(y)); }
     std::string name() const { return "softsign"; }
 };
 
@@ -140,6 +146,7 @@ struct ScaledTanh {
         return T(a) * T(b) * detail::sech2(T(b) * x);
     }
     double bound() const noexcept { return std::abs(static_cast<double>(a)); }
+    double inverse(double y) const noexcept { return std::atanh(y / static_cast<double>(a)) / static_cast<double>(b); }
     std::string name() const;
 };
 
@@ -163,6 +170,7 @@ struct HardTanh {
         return detail::select(xsimd::abs(x) < T(c), T(1), T(0));
     }
     double bound() const noexcept { return std::abs(static_cast<double>(c)); }
+    double inverse(double y) const noexcept { return y; }
     std::string name() const {
         return c == 1.0f ? "hardtanh" : "hardtanh(" + detail::format_number(c) + ")";
     }
@@ -192,6 +200,21 @@ template <Saf S, std::floating_point T>
 inline T tau_derivative(const S& saf, T x) noexcept {
     if (is_bounded(saf) && !std::isfinite(x)) return T(0);
     return saf.derivative(x);
+}
+
+/// A raw value r with tau(r) = w: the start point for fine-tuning a model trained without a
+/// SAF (paper Sec. "fine-tuning"). w is first clipped to (1 - margin) * bound, just inside the
+/// SAF's range, because tau never reaches its bound (tanh^-1(1) = inf). Requires the SAF's
+/// optional member inverse(y) (all built-ins have one). NaN w maps to 0.
+template <Saf S>
+inline double tau_preimage(const S& saf, double w, double margin = 1e-3) {
+    static_assert(requires { saf.inverse(0.0); }, "this SAF has no inverse(y) member");
+    if (std::isnan(w)) return 0.0;
+    if (is_bounded(saf)) {
+        const double limit = saf.bound() * (1.0 - margin);
+        w = std::clamp(w, -limit, limit);
+    }
+    return saf.inverse(w);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -13,12 +13,19 @@
 #include <safnet/codec/float32.hpp>
 #include <safnet/codec/registry.hpp>
 
+#include <safnet/data/cifar.hpp>
+#include <safnet/data/dataset.hpp>
 #include <safnet/data/idx.hpp>
+#include <safnet/data/loader.hpp>
+#include <safnet/data/registry.hpp>
 
 #include <safnet/fault/bitflip.hpp>
 #include <safnet/fault/fault_model.hpp>
 #include <safnet/fault/philox.hpp>
 
+#include <safnet/io/atomic_file.hpp>
+#include <safnet/io/checkpoint.hpp>
+#include <safnet/io/safetensors.hpp>
 #include <safnet/nn/activation.hpp>
 #include <safnet/nn/batchnorm.hpp>
 #include <safnet/nn/conv2d.hpp>
@@ -31,3 +38,6 @@
 #include <safnet/nn/saf_weight.hpp>
 #include <safnet/nn/schedule.hpp>
 #include <safnet/nn/tensor.hpp>
+#include <safnet/train/evaluate.hpp>
+#include <safnet/train/finetune.hpp>
+#include <safnet/train/trainer.hpp>

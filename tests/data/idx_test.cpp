@@ -44,8 +44,9 @@ TEST_CASE("IDX files load raw and gzip-compressed", "[data][idx]") {
         const auto lb = gz ? write_gz("lb", labels) : write_raw("lb", labels);
         const auto ds = safnet::data::load_idx_dataset(im.string(), lb.string());
         CHECK(ds.size() == 3);
-        CHECK(ds.images.shape() == safnet::nn::Shape{3, 1, 2, 2});
-        CHECK(ds.images[11] == 1.0f);
+        CHECK(ds.image_shape() == safnet::nn::Shape{1, 2, 2});
+        CHECK(ds.pixels.size() == 12);
+        CHECK(ds.pixels[11] == 255);
         CHECK(ds.labels == std::vector<std::int32_t>{1, 9, 0});
     }
 }

@@ -80,7 +80,7 @@ TEST_CASE("a small CNN with tanh SAF weights overfits 256 Fashion-MNIST images t
     std::vector<std::int32_t> y(batch);
     for (int epoch = 0; epoch < 40; ++epoch)
         for (std::size_t b = 0; b < n; b += batch) {
-            std::copy(train.images.data() + b * 784, train.images.data() + (b + batch) * 784, x.data());
+            safnet::data::to_tensor(train, b, batch, {}, x);
             std::copy(train.labels.begin() + static_cast<long>(b), train.labels.begin() + static_cast<long>(b + batch), y.begin());
             ce.forward(net.forward(x, Mode::train), y);
             ce.backward(d);
@@ -89,7 +89,7 @@ TEST_CASE("a small CNN with tanh SAF weights overfits 256 Fashion-MNIST images t
         }
     std::size_t correct = 0;
     for (std::size_t b = 0; b < n; b += batch) {
-        std::copy(train.images.data() + b * 784, train.images.data() + (b + batch) * 784, x.data());
+        safnet::data::to_tensor(train, b, batch, {}, x);
         std::copy(train.labels.begin() + static_cast<long>(b), train.labels.begin() + static_cast<long>(b + batch), y.begin());
         correct += count_correct(net.forward(x, Mode::eval), y);
     }

@@ -2,20 +2,21 @@
 //
 // read_idx(path) returns the dimensions and the unsigned-byte payload of one IDX file; zlib
 // reads .gz and raw files alike. load_idx_dataset(images, labels) pairs an idx3 image file
-// with an idx1 label file into a Dataset: images N x 1 x H x W scaled to [0, 1], labels in
-// [0, 10). Every inconsistency is a safnet::Error naming the file: missing or unreadable file,
+// with an idx1 label file into a Dataset (safnet/data/dataset.hpp): images N x 1 x H x W bytes,
+// labels in [0, classes). Every inconsistency is a safnet::Error naming the file: missing or unreadable file,
 // wrong magic, truncated payload, trailing bytes, image and label counts that differ, a label
 // out of range. Nothing is returned partially.
 #pragma once
 
+#include <safnet/data/dataset.hpp>
 #include <safnet/error.hpp>
-#include <safnet/nn/tensor.hpp>
 
 #include <zlib.h>
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace safnet::data {
@@ -23,13 +24,6 @@ namespace safnet::data {
 struct IdxFile {
     std::vector<std::uint32_t> dims;
     std::vector<std::uint8_t> bytes;
-};
-
-struct Dataset {
-    nn::Tensor<float> images;           // N x C x H x W
-    std::vector<std::int32_t> labels;   // N
-    std::size_t classes = 10;
-    std::size_t size() const noexcept { return labels.size(); }
 };
 
 namespace detail {
@@ -84,7 +78,7 @@ inline IdxFile read_idx(const std::string& path) {
 }
 
 inline Dataset load_idx_dataset(const std::string& images_path, const std::string& labels_path, std::size_t classes = 10) {
-    const IdxFile im = read_idx(images_path);
+    IdxFile im = read_idx(images_path);
     const IdxFile lb = read_idx(labels_path);
     if (im.dims.size() != 3) throw Error(images_path + ": expected 3 dimensions (N, H, W), got " + std::to_string(im.dims.size()));
     if (lb.dims.size() != 1) throw Error(labels_path + ": expected 1 dimension (N), got " + std::to_string(lb.dims.size()));
@@ -92,8 +86,12 @@ inline Dataset load_idx_dataset(const std::string& images_path, const std::strin
         throw Error(images_path + " has " + std::to_string(im.dims[0]) + " images but " + labels_path + " has " +
                     std::to_string(lb.dims[0]) + " labels");
     Dataset ds;
+    ds.name = images_path;
     ds.classes = classes;
-    const std::size_t n = im.dims[0], h = im.dims[1], w = im.dims[2];
+    const std::size_t n = im.dims[0];
+    ds.channels = 1;
+    ds.height = im.dims[1];
+    ds.width = im.dims[2];
     ds.labels.resize(n);
     for (std::size_t i = 0; i < n; ++i) {
         if (lb.bytes[i] >= classes)
@@ -101,15 +99,16 @@ inline Dataset load_idx_dataset(const std::string& images_path, const std::strin
                         " is outside [0, " + std::to_string(classes) + ")");
         ds.labels[i] = lb.bytes[i];
     }
-    ds.images.resize(nn::Shape{n, 1, h, w});
-    for (std::size_t i = 0; i < im.bytes.size(); ++i) ds.images[i] = static_cast<float>(im.bytes[i]) / 255.0f;
+    ds.pixels = std::move(im.bytes);
     return ds;
 }
 
 /// Fashion-MNIST / MNIST in `dir` with the standard file names (train or t10k).
 inline Dataset load_mnist_like(const std::string& dir, bool train) {
     const std::string prefix = dir + (train ? "/train" : "/t10k");
-    return load_idx_dataset(prefix + "-images-idx3-ubyte.gz", prefix + "-labels-idx1-ubyte.gz");
+    Dataset ds = load_idx_dataset(prefix + "-images-idx3-ubyte.gz", prefix + "-labels-idx1-ubyte.gz");
+    ds.name = dir + (train ? " (train)" : " (test)");
+    return ds;
 }
 
 }  // namespace safnet::data

@@ -48,6 +48,17 @@ public:
     }
     std::vector<Tensor<T>>& state() noexcept { return velocity_; }
 
+    /// Visits (name, tensor) for every state buffer, creating missing ones: checkpoints save
+    /// and restore optimizer state through this (names follow PyTorch: "<param>.momentum_buffer").
+    template <class Model, class Visit>
+    void for_each_state(Model& model, Visit&& visit) {
+        std::size_t i = 0;
+        model.for_each_parameter([&](const Parameter<T>& p) {
+            if (velocity_.size() <= i) velocity_.emplace_back(p.value->shape(), T(0));
+            visit(p.name + ".momentum_buffer", velocity_[i++]);
+        });
+    }
+
 private:
     SgdOptions o_;
     std::vector<Tensor<T>> velocity_;
@@ -89,6 +100,22 @@ public:
             if (p.saf) p.saf->refresh();
         });
     }
+
+    /// As Sgd::for_each_state: "<param>.exp_avg" and "<param>.exp_avg_sq".
+    template <class Model, class Visit>
+    void for_each_state(Model& model, Visit&& visit) {
+        std::size_t i = 0;
+        model.for_each_parameter([&](const Parameter<T>& p) {
+            if (m_.size() <= i) {
+                m_.emplace_back(p.value->shape(), T(0));
+                v_.emplace_back(p.value->shape(), T(0));
+            }
+            visit(p.name + ".exp_avg", m_[i]);
+            visit(p.name + ".exp_avg_sq", v_[i++]);
+        });
+    }
+    /// Steps taken (for bias correction); saved and restored with the state.
+    long& step_count() noexcept { return t_; }
 
 private:
     AdamWOptions o_;

@@ -1,0 +1,183 @@
+// safnet/io/checkpoint.hpp — models to and from safetensors files, in PyTorch's state_dict
+// layout, so checkpoints move between safnet and PyTorch.
+//
+//   save_model(model, "m.safetensors", metadata)      raw parameters + BN running statistics
+//   auto file = io::Safetensors::read_file("m.safetensors");
+//   nn::ResNet<float> model(io::resnet_options(file));  // architecture from metadata or shapes
+//   io::load_model(model, file);                          // strict: names and shapes must match
+//
+// What is stored for a SAF-parametrized weight is its raw value W (what memory holds and
+// faults hit); the SAF is recorded in the metadata ("saf") and applied after loading. BN
+// layers also get PyTorch's "<bn>.num_batches_tracked" (I64 scalar), which loading ignores.
+// Metadata keys written by safnet: format=pt, safnet_version, arch, saf, shortcut,
+// in_channels, num_classes, input_height, input_width, dataset, norm_mean, norm_std, epoch,
+// test_accuracy, seed (any subset; values are strings).
+// A file without metadata (a PyTorch export) still loads: resnet_options() infers the
+// architecture from tensor shapes (see docs in README, "Importing a PyTorch model").
+#pragma once
+
+#include <safnet/io/safetensors.hpp>
+#include <safnet/nn/resnet.hpp>
+#include <safnet/version.hpp>
+
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace safnet::io {
+
+using Metadata = std::map<std::string, std::string>;
+
+namespace detail {
+
+inline std::vector<std::size_t> dims_of(const nn::Shape& s) {
+    std::vector<std::size_t> d;
+    for (std::size_t i = 0; i < s.rank(); ++i) d.push_back(s[i]);
+    return d;
+}
+
+inline bool ends_with(const std::string& s, const std::string& suffix) {
+    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+inline std::vector<std::size_t> parse_size(const Metadata& m, const std::string& key, const std::string& source) {
+    const auto it = m.find(key);
+    if (it == m.end()) return {};
+    try {
+        std::size_t used = 0;
+        const unsigned long v = std::stoul(it->second, &used);
+        if (used != it->second.size() || v == 0) throw std::invalid_argument(key);
+        return {static_cast<std::size_t>(v)};
+    } catch (const std::exception&) {
+        throw Error(source + ": metadata '" + key + "' = '" + it->second + "' is not a positive integer");
+    }
+}
+
+}  // namespace detail
+
+/// Writes every parameter (raw values) and buffer of `model`, plus `metadata`, atomically.
+/// `extra` adds tensors (e.g. optimizer state) under their own names.
+template <class Model>
+void add_model_tensors(SafetensorsWriter& w, Model& model, std::int64_t batches_tracked = 0) {
+    using T = std::remove_cvref_t<decltype(*model.parameters().front().value->data())>;
+    model.for_each_parameter([&](const nn::Parameter<T>& p) {
+        w.add(p.name, std::span<const T>(p.value->data(), p.value->size()), detail::dims_of(p.value->shape()));
+    });
+    model.for_each_buffer([&](const std::string& name, nn::Tensor<T>& t) {
+        w.add(name, std::span<const T>(t.data(), t.size()), detail::dims_of(t.shape()));
+        if (detail::ends_with(name, ".running_mean")) {
+            const std::int64_t n[1] = {batches_tracked};
+            w.add(name.substr(0, name.size() - 13) + ".num_batches_tracked", std::span<const std::int64_t>(n, 1), {});
+        }
+    });
+}
+
+template <class Model>
+void save_model(Model& model, const std::string& path, Metadata metadata, std::int64_t batches_tracked = 0) {
+    SafetensorsWriter w;
+    add_model_tensors(w, model, batches_tracked);
+    metadata.emplace("format", "pt");
+    metadata["safnet_version"] = version_string;
+    for (const auto& [k, v] : metadata) w.set_metadata(k, v);
+    w.write(path);
+}
+
+/// Loads every parameter and buffer of `model` from `file` (converting F16/BF16/F64 to the
+/// model's scalar type) and refreshes the SAF weights. Strict: a missing tensor, a shape
+/// that differs, or a tensor the model does not have is an error naming the file and tensor.
+/// Tensors whose name starts with one of `ignore_prefixes` (e.g. optimizer state) and
+/// BN "num_batches_tracked" counters are skipped.
+template <class Model>
+void load_model(Model& model, const Safetensors& file, const std::vector<std::string>& ignore_prefixes = {}) {
+    using T = std::remove_cvref_t<decltype(*model.parameters().front().value->data())>;
+    std::set<std::string> used;
+    auto load = [&](const std::string& name, nn::Tensor<T>& t) {
+        if (!file.contains(name)) throw Error(file.source() + ": missing tensor '" + name + "' (expected shape " + t.shape().str() + ")");
+        const TensorInfo& info = file.info(name);
+        if (info.shape != detail::dims_of(t.shape()))
+            throw Error(file.source() + ": tensor '" + name + "' has shape " + info.shape_str() + ", the model expects " + t.shape().str());
+        file.read_floats(name, t.span());
+        used.insert(name);
+    };
+    model.for_each_parameter([&](const nn::Parameter<T>& p) { load(p.name, *p.value); });
+    model.for_each_buffer([&](const std::string& name, nn::Tensor<T>& t) { load(name, t); });
+    for (const auto& [name, info] : file.tensors()) {
+        if (used.count(name) || detail::ends_with(name, ".num_batches_tracked")) continue;
+        bool ignored = false;
+        for (const auto& p : ignore_prefixes) ignored = ignored || name.rfind(p, 0) == 0;
+        if (!ignored) throw Error(file.source() + ": tensor '" + name + "' does not belong to this model (" + model.options().arch + ")");
+    }
+    model.refresh_weights();
+}
+
+/// The ResNet a checkpoint holds: from its metadata where present, otherwise inferred from
+/// tensor shapes (conv1.weight gives input channels and CIFAR vs ImageNet stem, fc.weight the
+/// classes, the number of layerN.M blocks the depth, downsample tensors the shortcut kind).
+inline nn::ResNetOptions resnet_options(const Safetensors& file) {
+    const Metadata& m = file.metadata();
+    nn::ResNetOptions o;
+    const TensorInfo& stem = file.info("conv1.weight");
+    const TensorInfo& fc = file.info("fc.weight");
+    if (stem.shape.size() != 4 || fc.shape.size() != 2) throw Error(file.source() + ": conv1.weight / fc.weight have unexpected ranks");
+    o.in_channels = stem.shape[1];
+    o.num_classes = fc.shape[0];
+    std::size_t blocks = 0;
+    bool downsample = false;
+    for (const auto& [name, info] : file.tensors()) {
+        if (name.rfind("layer1.", 0) == 0 && detail::ends_with(name, ".conv1.weight")) ++blocks;
+        downsample = downsample || name.find(".downsample.") != std::string::npos;
+    }
+    if (stem.shape[2] == 7) o.arch = "resnet18";
+    else o.arch = "resnet" + std::to_string(6 * blocks + 2);
+    o.shortcut = downsample ? nn::Shortcut::B : nn::Shortcut::A;
+    if (auto it = m.find("arch"); it != m.end()) o.arch = it->second;
+    if (auto it = m.find("shortcut"); it != m.end()) {
+        if (it->second != "A" && it->second != "B") throw Error(file.source() + ": metadata shortcut '" + it->second + "' is not A or B");
+        o.shortcut = it->second == "A" ? nn::Shortcut::A : nn::Shortcut::B;
+    }
+    if (auto it = m.find("saf"); it != m.end()) {
+        try {
+            o.saf = saf_from_name(it->second);
+        } catch (const Error& e) {
+            throw Error(file.source() + ": metadata saf: " + e.what());
+        }
+    }
+    for (auto v : detail::parse_size(m, "in_channels", file.source())) o.in_channels = v;
+    for (auto v : detail::parse_size(m, "num_classes", file.source())) o.num_classes = v;
+    return o;
+}
+
+/// Metadata describing a model's architecture (the part resnet_options() reads back).
+inline Metadata architecture_metadata(const nn::ResNetOptions& o) {
+    return {{"arch", o.arch},
+            {"saf", saf_name(o.saf)},
+            {"shortcut", o.shortcut == nn::Shortcut::A ? "A" : "B"},
+            {"in_channels", std::to_string(o.in_channels)},
+            {"num_classes", std::to_string(o.num_classes)}};
+}
+
+/// "0.4914,0.4822" <-> {0.4914f, 0.4822f}: per-channel statistics in metadata.
+inline std::string join_floats(const std::vector<float>& v) {
+    std::ostringstream s;
+    s.precision(9);
+    for (std::size_t i = 0; i < v.size(); ++i) s << (i ? "," : "") << v[i];
+    return s.str();
+}
+inline std::vector<float> split_floats(const std::string& text, const std::string& what) {
+    std::vector<float> v;
+    std::stringstream s(text);
+    for (std::string item; std::getline(s, item, ',');) {
+        try {
+            std::size_t used = 0;
+            v.push_back(std::stof(item, &used));
+            if (used != item.size()) throw std::invalid_argument(item);
+        } catch (const std::exception&) {
+            throw Error(what + ": '" + text + "' is not a comma-separated list of numbers");
+        }
+    }
+    return v;
+}
+
+}  // namespace safnet::io
