@@ -7,7 +7,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 namespace {
@@ -22,6 +24,17 @@ struct Flags {
     std::vector<float> norm_mean, norm_std;
 };
 
+// A finite number > 0 (CLI11's PositiveNumber prints DBL_MAX as the range's upper end).
+const CLI::Validator positive_finite(
+    [](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (text.empty() || *end != '\0') return "'" + text + "' is not a number";
+        if (!(v > 0) || !std::isfinite(v)) return "must be a positive finite number, got " + text;
+        return "";
+    },
+    "POSITIVE");
+
 void add_flags(CLI::App& app, Flags& f) {
     app.add_option("--dataset", f.dataset, "fashion-mnist | mnist | cifar10 | cifar100 | cifar100-coarse")
         ->check(CLI::IsMember(safnet::data::dataset_names()))->capture_default_str();
@@ -35,7 +48,7 @@ void add_flags(CLI::App& app, Flags& f) {
         ->check(CLI::IsMember({"A", "B"}))->capture_default_str();
     app.add_option("--epochs", f.epochs, "number of epochs")->check(CLI::Range(std::size_t{1}, std::size_t{100000}))->capture_default_str();
     app.add_option("--batch", f.batch, "mini-batch size")->check(CLI::Range(std::size_t{1}, std::size_t{65536}))->capture_default_str();
-    app.add_option("--lr", f.lr, "peak learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+    app.add_option("--lr", f.lr, "peak learning rate")->check(positive_finite)->capture_default_str();
     app.add_option("--momentum", f.momentum, "SGD momentum")->check(CLI::Range(0.0, 0.999999))->capture_default_str();
     app.add_option("--wd", f.wd, "weight decay (on the raw weights; decoupled for AdamW)")->check(CLI::Range(0.0, 1.0))->capture_default_str();
     app.add_flag("--nesterov", f.nesterov, "Nesterov momentum for SGD");
@@ -63,6 +76,7 @@ void add_flags(CLI::App& app, Flags& f) {
 
 int run(const Flags& f) {
     using namespace safnet;
+    if (!f.saf.empty()) saf_from_name(f.saf);  // fail on a bad name before loading any data
     set_threads(f.threads);
     const std::string dir = f.data_dir.empty() ? data::default_data_dir(f.dataset) : f.data_dir;
     if (dir.empty()) throw Error("--data-dir is required for --dataset " + f.dataset);

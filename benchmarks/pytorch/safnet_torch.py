@@ -75,3 +75,55 @@ class ResNetCifar(nn.Module):
         x = F.relu(self.bn1(self.conv1(x)))
         x = self.layer3(self.layer2(self.layer1(x)))
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+# --- safetensors without the safetensors package (Debian has none) -----------------------
+# The format: u64 little-endian header length, JSON header {name: {dtype, shape,
+# data_offsets}, "__metadata__": {str: str}}, then the tensors' bytes back to back.
+_DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torch.bfloat16: "BF16",
+           torch.int64: "I64", torch.int32: "I32", torch.uint8: "U8", torch.int8: "I8"}
+_TORCH = {v: k for k, v in _DTYPES.items()}
+
+
+def save_safetensors(tensors, path, metadata=None):
+    """Writes {name: tensor} (e.g. model.state_dict()) as a safetensors file safnet reads.
+
+    Equivalent to safetensors.torch.save_file(tensors, path, metadata) where that package exists.
+    """
+    import json
+    import struct
+    header, blobs, offset = {}, [], 0
+    if metadata:
+        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        raw = t.view(torch.uint8).numpy().tobytes() if t.dim() else t.reshape(1).view(torch.uint8).numpy().tobytes()
+        header[name] = {"dtype": _DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
+        blobs.append(raw)
+        offset += len(raw)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path + ".tmp", "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h)
+        for b in blobs:
+            f.write(b)
+    import os
+    os.replace(path + ".tmp", path)
+
+
+def load_safetensors(path):
+    """Reads a safetensors file (e.g. one safnet-train wrote) into ({name: tensor}, metadata)."""
+    import json
+    import struct
+    with open(path, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    meta = header.pop("__metadata__", {})
+    out = {}
+    for name, e in header.items():
+        b, end = e["data_offsets"]
+        buf = bytearray(data[8 + n + b:8 + n + end])
+        t = torch.frombuffer(buf, dtype=_TORCH[e["dtype"]]) if buf else torch.empty(0, dtype=_TORCH[e["dtype"]])
+        out[name] = t.reshape(e["shape"]).clone()
+    return out, meta
