@@ -1,0 +1,190 @@
+#include <safnet/fault/campaign.hpp>
+#include <safnet/nn/resnet.hpp>
+
+#include "support/synthetic.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cstring>
+
+using namespace safnet;
+
+namespace {
+
+struct Fixture {
+    nn::ResNet<float> model;
+    train::PreparedSet test;
+    explicit Fixture(AnySaf saf) : model({"resnet20", 1, 4, nn::Shortcut::A, saf}) {
+        model.initialize(3);
+        test = train::prepare(test::synthetic_dataset(64, 1, 8, 4, 9), {});
+    }
+};
+
+std::vector<float> effective_weights(nn::ResNet<float>& m) {
+    std::vector<float> v;
+    m.for_each_parameter([&](const nn::Parameter<float>& p) {
+        const auto& t = p.saf ? p.saf->effective() : *p.value;
+        v.insert(v.end(), t.data(), t.data() + t.size());
+    });
+    return v;
+}
+
+std::vector<float> raw_values(nn::ResNet<float>& m) {
+    std::vector<float> v;
+    m.for_each_parameter([&](const nn::Parameter<float>& p) { v.insert(v.end(), p.value->data(), p.value->data() + p.value->size()); });
+    return v;
+}
+
+bool same_eval(const train::EvalResult& a, const train::EvalResult& b) {
+    return a.images == b.images && a.top1 == b.top1 && a.top5 == b.top5 && a.nan_images == b.nan_images && a.inf_images == b.inf_images;
+}
+
+}  // namespace
+
+TEST_CASE("stored weights: inject + restore returns the exact clean state; destruction the original", "[fault][campaign]") {
+    Fixture f(Tanh{});
+    const auto original_raw = raw_values(f.model), original_eff = effective_weights(f.model);
+    {
+        fault::StoredWeights store(f.model, Float16{}, fault::Selection{}, fault::Protection::none);
+        const auto stored_eff = effective_weights(f.model);
+        CHECK(stored_eff != original_eff);  // fp16 rounding of the raw weights
+        for (std::uint32_t r = 0; r < 5; ++r) {
+            CHECK(store.inject(fault::FaultModel::bit_flip(1e-3), {7, r, 0}) > 0);
+            CHECK(effective_weights(f.model) != stored_eff);
+            store.restore();
+            CHECK(effective_weights(f.model) == stored_eff);
+        }
+    }
+    CHECK(raw_values(f.model) == original_raw);
+    CHECK(effective_weights(f.model) == original_eff);
+}
+
+TEST_CASE("a campaign round equals decoding every word and recomputing every tau", "[fault][campaign]") {
+    for (const std::string codec_name : {"fp32", "fp16", "q2.5"}) {
+        Fixture f(Softsign{});
+        fault::CampaignSpec spec{.codec = codec_from_name(codec_name), .fault = fault::FaultModel::bit_flip(2e-4), .rounds = 4, .seed = 11};
+        const auto result = fault::run_campaign(f.model, f.test, spec);
+        REQUIRE(result.rounds.size() == 4);
+        // Reference: the naive O(n) path, round by round.
+        std::visit([&](const auto& codec) {
+            using Word = typename std::remove_cvref_t<decltype(codec)>::word_type;
+            std::vector<nn::Parameter<float>> targets;
+            f.model.for_each_parameter([&](const nn::Parameter<float>& p) {
+                if (p.saf) targets.push_back(p);
+            });
+            std::vector<float> clean;
+            for (const auto& t : targets) clean.insert(clean.end(), t.value->data(), t.value->data() + t.value->size());
+            for (const auto& rr : result.rounds) {
+                std::vector<Word> words(clean.size());
+                codec.encode(std::span<const float>(clean), std::span<Word>(words));
+                const auto flips = fault::inject(std::span<Word>(words), codec.bits_per_value(), spec.fault,
+                                                 {spec.seed, static_cast<std::uint32_t>(rr.round), 0});
+                CHECK(flips.size() == rr.flips);
+                std::vector<float> values(words.size());
+                codec.decode(std::span<const Word>(words), std::span<float>(values));
+                std::size_t at = 0;
+                for (const auto& t : targets) {
+                    std::copy(values.begin() + static_cast<long>(at), values.begin() + static_cast<long>(at + t.value->size()), t.value->data());
+                    at += t.value->size();
+                    t.saf->refresh();
+                }
+                INFO(codec_name << " round " << rr.round);
+                CHECK(same_eval(train::evaluate(f.model, f.test, spec.eval_batch), rr.eval));
+                for (std::size_t k = 0, a = 0; k < targets.size(); a += targets[k].value->size(), ++k)
+                    std::copy(clean.begin() + static_cast<long>(a), clean.begin() + static_cast<long>(a + targets[k].value->size()), targets[k].value->data());
+                f.model.refresh_weights();
+            }
+        }, spec.codec);
+    }
+}
+
+TEST_CASE("campaign results are identical for any thread count and any order of rounds", "[fault][campaign]") {
+    Fixture f(Tanh{});
+    fault::CampaignSpec spec{.codec = Float32{}, .fault = fault::FaultModel::bit_flip(1e-4), .rounds = 6, .seed = 5};
+    set_threads(2);
+    const auto two = fault::run_campaign(f.model, f.test, spec);
+    set_threads(1);
+    const auto one = fault::run_campaign(f.model, f.test, spec);
+    set_threads(3);
+    auto late = spec, early = spec;
+    late.first_round = 3;
+    late.rounds = 3;
+    early.rounds = 3;
+    const auto second_half = fault::run_campaign(f.model, f.test, late);
+    const auto first_half = fault::run_campaign(f.model, f.test, early);
+    set_threads(2);
+    for (std::size_t r = 0; r < 6; ++r) {
+        CHECK(same_eval(two.rounds[r].eval, one.rounds[r].eval));
+        CHECK(two.rounds[r].flips == one.rounds[r].flips);
+        const auto& other = r < 3 ? first_half.rounds[r] : second_half.rounds[r - 3];
+        CHECK(other.round == r);
+        CHECK(same_eval(two.rounds[r].eval, other.eval));
+    }
+    CHECK(two.top1.mean == one.top1.mean);
+}
+
+TEST_CASE("NaN weights: a SAF maps them to 0, the baseline's NaN logits are counted as misses", "[fault][campaign]") {
+    // Stuck-at-1 on every fp32 exponent bit turns every weight into NaN or Inf.
+    const auto all_exponents = fault::FaultModel::stuck_at(true, 1.0).with_mask(0x7F800000u);
+    Fixture plain(Identity{});
+    const auto broken = fault::run_campaign(plain.model, plain.test, {.fault = all_exponents, .rounds = 1});
+    CHECK(broken.rounds[0].eval.nan_images == 64);
+    CHECK(broken.rounds[0].eval.top1 == 0);
+    CHECK(broken.rounds_with_nan == 1);
+    Fixture safe(Tanh{});
+    const auto bounded = fault::run_campaign(safe.model, safe.test, {.fault = all_exponents, .rounds = 1});
+    CHECK(bounded.nan_images == 0);
+    CHECK(bounded.inf_images == 0);
+    // Hard clipping at read also removes the NaNs.
+    const auto clipped = fault::run_campaign(plain.model, plain.test, {.fault = all_exponents, .rounds = 1, .protection = fault::Protection::clip_weights});
+    CHECK(clipped.nan_images == 0);
+}
+
+TEST_CASE("selection by kind and name pattern; bad specs are rejected", "[fault][campaign]") {
+    Fixture f(Tanh{});
+    fault::Selection layer3{.patterns = {"layer3.*"}};
+    fault::StoredWeights s3(f.model, Float32{}, layer3, fault::Protection::none);
+    CHECK(s3.tensors() == 6);  // 3 blocks x 2 convs
+    for (const auto& t : s3.targets()) CHECK(t.name.rfind("layer3.", 0) == 0);
+    fault::StoredWeights all(f.model, Float32{}, fault::Selection{.weights = true, .biases = true, .batchnorm = true, .patterns = {}}, fault::Protection::none);
+    CHECK(all.values() == f.model.parameter_count());
+    fault::StoredWeights bn(f.model, Float32{}, fault::Selection{.weights = false, .biases = false, .batchnorm = true, .patterns = {}}, fault::Protection::none);
+    CHECK(bn.tensors() == 2 * 19);  // weight + bias of 19 BN layers
+    CHECK(bn.stored_bits(0xFFu) == 8 * bn.values());
+    CHECK_THROWS_WITH(fault::StoredWeights(f.model, Float32{}, fault::Selection{.patterns = {"nope*"}}, fault::Protection::none),
+                      Catch::Contains("no parameter matches"));
+    CHECK_THROWS_WITH(fault::run_campaign(f.model, f.test, {.fault = fault::FaultModel::bit_flip(std::nan(""))}), Catch::Contains("nan"));
+    CHECK_THROWS_WITH(fault::run_campaign(f.model, f.test, {.fault = fault::FaultModel::bit_flip(1.5)}), Catch::Contains("[0, 1]"));
+    CHECK_THROWS_WITH(fault::run_campaign(f.model, f.test, {.rounds = 0}), Catch::Contains("rounds"));
+}
+
+TEST_CASE("early stop once the confidence interval is narrow enough", "[fault][campaign]") {
+    Fixture f(Tanh{});
+    fault::CampaignSpec spec{.fault = fault::FaultModel::bit_flip(1e-6), .rounds = 50, .ci_halfwidth = 0.5, .min_rounds = 4};
+    const auto r = fault::run_campaign(f.model, f.test, spec);
+    // At BER 1e-6 a 270k-weight model sees ~9 flips per round into tanh-bounded weights:
+    // the accuracy barely moves, so the CI is narrow after the minimum number of rounds.
+    CHECK(r.rounds.size() < 50);
+    CHECK(r.rounds.size() >= 4);
+    CHECK(r.top1.ci_halfwidth() < 0.5);
+}
+
+TEST_CASE("statistics: summary, Student t, Leveugle sample size", "[fault][statistics]") {
+    const auto s = fault::summarize({10, 20, 30, 40, 100}, 10);
+    CHECK(s.mean == Approx(40));
+    CHECK(s.sd == Approx(std::sqrt(1250.0)));  // squared deviations 900 + 400 + 100 + 0 + 3600 = 5000, / 4
+    CHECK(s.median == 30);
+    CHECK(s.min == 10);
+    CHECK(s.max == 100);
+    CHECK(s.chance_fraction == Approx(0.2));  // only 10 <= 15
+    CHECK(s.ci_halfwidth() == Approx(2.776 * std::sqrt(1250.0) / std::sqrt(5.0)));
+    CHECK(fault::summarize({1, 2, 3, 4}, 10).median == 2.5);
+    CHECK(fault::student_t975(1) == Approx(12.706));
+    CHECK(fault::student_t975(40) == Approx(2.021).epsilon(1e-3));
+    CHECK(fault::student_t975(1000) == Approx(1.962).epsilon(1e-3));
+    CHECK(fault::normal_quantile_two_sided(0.95) == Approx(1.959964).epsilon(1e-6));
+    CHECK(fault::leveugle_sample_size(0.05, 0.95) == 385);
+    CHECK(fault::leveugle_sample_size(0.01, 0.99) == 16588);
+    CHECK(fault::leveugle_sample_size(0.05, 0.95, 1000) == 278);
+    CHECK_THROWS_WITH(fault::leveugle_sample_size(0, 0.95), Catch::Contains("margin"));
+}
