@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -50,6 +51,7 @@ struct LoadedModel {
     std::string path, label, saf;
     std::unique_ptr<nn::ResNet<float>> net;
     std::shared_ptr<train::PreparedSet> test;
+    std::shared_ptr<train::PreparedSet> calibration;  // clipact thresholds: the first 2000 training images
 };
 
 std::uint64_t parse_mask(const std::string& s) {
@@ -82,7 +84,7 @@ void add_flags(CLI::App& app, Flags& f) {
         ->capture_default_str();
     app.add_option("--out", f.out, "output directory (created if missing)")->required();
     app.add_option("--saf", f.saf, "override the checkpoints' SAF (experiments only: the weights were trained for theirs)");
-    app.add_option("--protect", f.protect, "protection at read, comma-separated: none | clip (clamp to the clean range)")
+    app.add_option("--protect", f.protect, "protection, comma-separated: none | clip (clamp weights to their clean range at read) | clipact (bound each ReLU by its clean maximum)")
         ->delimiter(',')->capture_default_str();
     app.add_flag("--include-biases", f.biases, "also store linear biases in faulty memory");
     app.add_flag("--include-bn", f.bn, "also store BN weights and biases in faulty memory");
@@ -261,6 +263,8 @@ std::vector<LoadedModel> load_models(const Flags& f, const data::Dataset& test, 
         const std::string key = io::join_floats(norm.mean) + "/" + io::join_floats(norm.std);
         if (!prepared.count(key)) prepared[key] = std::make_shared<train::PreparedSet>(train::prepare(test, norm, f.test_limit));
         m.test = prepared[key];
+        if (std::find(f.protect.begin(), f.protect.end(), "clipact") != f.protect.end())
+            m.calibration = std::make_shared<train::PreparedSet>(train::prepare(train(), norm, 2000));
         models.push_back(std::move(m));
     }
     return models;
@@ -383,6 +387,7 @@ int run(const Flags& f) {
         Config& c = configs[i];
         LoadedModel& m = models[c.model];
         const std::string label = m.label + " " + c.dtype + " " + fault_label(c) + (c.analysis == "ber" ? "" : " " + c.analysis + " " + (c.analysis == "bit" ? std::to_string(c.bit) : c.layer));
+        c.spec.calibration = m.calibration.get();
         c.result = fault::run_campaign(*m.net, *m.test, c.spec, [&](const fault::RoundResult&) {
             ++done_rounds;
             const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -188,3 +188,21 @@ TEST_CASE("statistics: summary, Student t, Leveugle sample size", "[fault][stati
     CHECK(fault::leveugle_sample_size(0.05, 0.95, 1000) == 278);
     CHECK_THROWS_WITH(fault::leveugle_sample_size(0, 0.95), Catch::Contains("margin"));
 }
+
+TEST_CASE("activation clipping baseline: calibrated bounds, no effect on clean data, reset afterwards", "[fault][campaign]") {
+    Fixture f(Identity{});
+    const auto exponents = fault::FaultModel::stuck_at(true, 0.02).with_mask(0x7F800000u);
+    // Convolutions only: the fc layer's own NaN weights would reach the logits unclipped.
+    const fault::Selection convs{.weights = true, .biases = false, .batchnorm = false, .patterns = {"conv1.weight", "layer*"}};
+    const auto plain = fault::run_campaign(f.model, f.test, {.fault = exponents, .rounds = 2, .selection = convs});
+    const auto clipped = fault::run_campaign(f.model, f.test,
+                                             {.fault = exponents, .rounds = 2, .protection = fault::Protection::clip_activations, .selection = convs});
+    CHECK(plain.nan_images > 0);
+    CHECK(clipped.nan_images == 0);
+    CHECK(clipped.inf_images == 0);
+    CHECK(same_eval(plain.clean, clipped.clean));  // thresholds from the same clean data change nothing
+    f.model.for_each_relu_batchnorm([](auto& bn) { CHECK(bn.activation_limit() < 0); });
+    std::size_t relus = 0;
+    f.model.for_each_relu_batchnorm([&](auto&) { ++relus; });
+    CHECK(relus == 19);
+}

@@ -17,8 +17,12 @@
 // from the clean words, so results are a pure function of (model, data, spec, r): the same
 // for any thread count (inference is thread-count invariant) and any order of rounds.
 // "Clean" accuracy is measured with the stored (codec-rounded) weights and no faults.
-// Protection::clip_weights is the hard-clipping baseline: every value read back is clamped
-// to the [min, max] of the clean stored values of its tensor (NaN reads as 0).
+// Baselines from prior work, to test the paper's claim against:
+//  * Protection::clip_weights — hard clipping at read: every value read back is clamped to
+//    the [min, max] of the clean stored values of its tensor (NaN reads as 0).
+//  * Protection::clip_activations — bounded ReLUs in the spirit of Ranger (Chen et al. 2021)
+//    and Clip-Act (Hoang et al. 2020): each ReLU's output is clamped to the largest value it
+//    produced on clean calibration data (spec.calibration, else the test set), NaN -> 0.
 #pragma once
 
 #include <safnet/codec/registry.hpp>
@@ -36,13 +40,16 @@
 
 namespace safnet::fault {
 
-enum class Protection { none, clip_weights };
+enum class Protection { none, clip_weights, clip_activations };
 
-inline std::string protection_name(Protection p) { return p == Protection::none ? "none" : "clip"; }
+inline std::string protection_name(Protection p) {
+    return p == Protection::none ? "none" : p == Protection::clip_weights ? "clip" : "clipact";
+}
 inline Protection protection_from_name(const std::string& s) {
     if (s == "none") return Protection::none;
     if (s == "clip") return Protection::clip_weights;
-    throw Error("unknown protection '" + s + "'; valid: none, clip");
+    if (s == "clipact") return Protection::clip_activations;
+    throw Error("unknown protection '" + s + "'; valid: none, clip, clipact");
 }
 
 /// Which parameters are stored in faulty memory.
@@ -75,6 +82,7 @@ struct CampaignSpec {
     double ci_halfwidth = 0;     // stop early once the 95 % CI half-width (points) is below this; 0 = never
     std::size_t min_rounds = 5;  // ... but not before this many rounds
     std::size_t eval_batch = 500;
+    const train::PreparedSet* calibration = nullptr;  // clip_activations thresholds; null = the test set
 };
 
 struct RoundResult {
@@ -193,6 +201,32 @@ private:
     std::vector<std::vector<std::uint64_t>> local_;
 };
 
+/// Sets each ReLU's activation limit to its largest output on `calibration` (clean weights)
+/// for its lifetime; does nothing for a null calibration set.
+template <class Model>
+class ActivationLimits {
+public:
+    ActivationLimits(Model& model, const train::PreparedSet* calibration, std::size_t batch, nn::Tensor<float>& x) : model_(model) {
+        if (!calibration) return;
+        active_ = true;
+        model_.for_each_relu_batchnorm([](auto& bn) { bn.track_activation_max(true); });
+        train::evaluate(model_, *calibration, batch, x);
+        model_.for_each_relu_batchnorm([](auto& bn) {
+            bn.track_activation_max(false);
+            bn.set_activation_limit(bn.activation_max());
+        });
+    }
+    ActivationLimits(const ActivationLimits&) = delete;
+    ActivationLimits& operator=(const ActivationLimits&) = delete;
+    ~ActivationLimits() {
+        if (active_) model_.for_each_relu_batchnorm([](auto& bn) { bn.set_activation_limit(-1.0f); });
+    }
+
+private:
+    Model& model_;
+    bool active_ = false;
+};
+
 /// Runs `spec` on `model` over `test`; `on_round` (optional) sees each finished round.
 template <class Model>
 CampaignResult run_campaign(Model& model, const train::PreparedSet& test, const CampaignSpec& spec,
@@ -206,6 +240,8 @@ CampaignResult run_campaign(Model& model, const train::PreparedSet& test, const 
         r.values = store.values();
         r.stored_bits = store.stored_bits(spec.fault.bit_mask);
         nn::Tensor<float> x;
+        const ActivationLimits limits(model, spec.protection == Protection::clip_activations ? (spec.calibration ? spec.calibration : &test) : nullptr,
+                                      spec.eval_batch, x);
         r.clean = train::evaluate(model, test, spec.eval_batch, x);
         std::vector<double> top1, top5;
         for (std::size_t round = spec.first_round; round < spec.first_round + spec.rounds; ++round) {

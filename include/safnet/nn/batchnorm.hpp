@@ -13,6 +13,7 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include <algorithm>
 #include <cmath>
 
 namespace safnet::nn {
@@ -128,11 +129,32 @@ public:
                     } else {
                         for (std::size_t j = 0; j < hw; ++j) q[j] = p[j] * scale + shift;
                     }
-                    if (relu)
+                    if (relu) {
                         for (std::size_t j = 0; j < hw; ++j) q[j] = relu_keep_nan(q[j]);
+                        if (limit_ >= T(0))  // Clip-Act baseline: bound the activation, NaN -> 0
+                            for (std::size_t j = 0; j < hw; ++j) q[j] = q[j] <= limit_ ? q[j] : (q[j] > limit_ ? limit_ : T(0));
+                        if (track_max_)
+                            for (std::size_t j = 0; j < hw; ++j) channel_max_[c] = std::max(channel_max_[c], q[j]);
+                    }
                 }
             }
         });
+    }
+
+    /// Activation clipping (the Clip-Act / Ranger baseline of fault campaigns): with a limit
+    /// >= 0, the fused ReLU epilogue outputs min(relu(.), limit), and NaN becomes 0. A negative
+    /// limit switches it off (the default). Only the fused-ReLU form is affected.
+    void set_activation_limit(T limit) noexcept { limit_ = limit; }
+    T activation_limit() const noexcept { return limit_; }
+    /// Calibration: while on, the largest fused-ReLU output seen is recorded.
+    void track_activation_max(bool on) {
+        track_max_ = on;
+        if (on) channel_max_.resize(Shape{c_}, T(0));
+    }
+    T activation_max() const noexcept {
+        T m = T(0);
+        for (std::size_t c = 0; c < channel_max_.size(); ++c) m = std::max(m, channel_max_[c]);
+        return m;
     }
 
     void backward(const Tensor<T>& x, const Tensor<T>& dy, Tensor<T>& dx) {
@@ -192,6 +214,9 @@ private:
     std::size_t c_;
     double eps_, momentum_;
     Mode mode_ = Mode::train;
+    T limit_ = T(-1);
+    bool track_max_ = false;
+    Tensor<T> channel_max_;
     Tensor<T> weight_, bias_, running_mean_, running_var_, grad_weight_, grad_bias_, mean_, invstd_;
 };
 

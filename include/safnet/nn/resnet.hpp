@@ -104,6 +104,12 @@ public:
         f(conv2_);
         if (proj_conv_) f(*proj_conv_);
     }
+    /// The BN layers whose output goes through a (fused) ReLU: bn1 and bn2.
+    template <class F>
+    void for_each_relu_batchnorm(F&& f) {
+        f(bn1_);
+        f(bn2_);
+    }
 
 private:
     // Option A: x[:, :, ::s, ::s] with (out-in)/2 zero channels before and the rest after.
@@ -268,6 +274,13 @@ public:
     void for_each_conv(F&& f) {
         f(*stem_);
         for (auto& b : blocks_) b.for_each_conv(f);
+    }
+    /// Every BN layer followed by a ReLU (fused), in forward order: where activation
+    /// clipping (BatchNorm2d::set_activation_limit) acts.
+    template <class F>
+    void for_each_relu_batchnorm(F&& f) {
+        f(*stem_bn_);
+        for (auto& b : blocks_) b.for_each_relu_batchnorm(f);
     }
 
     std::size_t parameter_count() {
