@@ -141,7 +141,8 @@ nlohmann::ordered_json summary_json(const Config& c, const std::vector<LoadedMod
             {"median", r.top1.median}, {"min", r.top1.min}, {"max", r.top1.max}, {"chance_fraction", r.top1.chance_fraction},
             {"top5_mean", r.top5.mean}, {"nan_images", r.nan_images}, {"inf_images", r.inf_images}, {"rounds_with_nan", r.rounds_with_nan},
             {"rounds_with_inf", r.rounds_with_inf}, {"stored_bits", r.stored_bits}, {"faulty_tensors", r.tensors},
-            {"mean_flips", r.rounds.empty() ? 0.0 : flips / static_cast<double>(r.rounds.size())}};
+            {"mean_flips", r.rounds.empty() ? 0.0 : flips / static_cast<double>(r.rounds.size())},
+            {"seconds_per_round", r.seconds_per_round}};
 }
 
 std::string summary_csv(const std::vector<Config>& configs, const std::vector<LoadedModel>& models) {

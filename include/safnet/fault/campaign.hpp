@@ -33,6 +33,7 @@
 
 #include <fnmatch.h>
 
+#include <chrono>
 #include <functional>
 #include <limits>
 #include <string>
@@ -98,6 +99,7 @@ struct CampaignResult {
     std::size_t nan_images = 0, inf_images = 0, rounds_with_nan = 0, rounds_with_inf = 0;
     std::uint64_t stored_bits = 0;  // faultable bits (after the mask)
     std::size_t tensors = 0, values = 0;
+    double seconds_per_round = 0;   // wall time of a round (inject, evaluate, restore), averaged
 };
 
 /// The selected parameters of a model, stored through a codec: injects and restores faults
@@ -244,6 +246,7 @@ CampaignResult run_campaign(Model& model, const train::PreparedSet& test, const 
                                       spec.eval_batch, x);
         r.clean = train::evaluate(model, test, spec.eval_batch, x);
         std::vector<double> top1, top5;
+        const auto start = std::chrono::steady_clock::now();
         for (std::size_t round = spec.first_round; round < spec.first_round + spec.rounds; ++round) {
             RoundResult rr;
             rr.round = round;
@@ -262,6 +265,7 @@ CampaignResult run_campaign(Model& model, const train::PreparedSet& test, const 
                 summarize(top1, test.classes).ci_halfwidth() < spec.ci_halfwidth)
                 break;
         }
+        r.seconds_per_round = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / static_cast<double>(top1.size());
         r.top1 = summarize(top1, test.classes);
         r.top5 = summarize(top5, test.classes);
         return r;

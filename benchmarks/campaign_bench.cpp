@@ -1,0 +1,64 @@
+// Fault-campaign speed: one campaign round (inject at a BER into the stored words, decode and
+// re-apply tau only where words changed, evaluate the test set, restore) against one plain
+// inference pass over the same test set, in the same process. Target: rounds/s >= 0.9x
+// inference passes/s. ResNet20 (tanh SAF) on CIFAR-10's 10000 test images when the data is
+// found (SAFNET_CIFAR10_DIR, default ../shared/data/cifar-10-batches-bin next to the source
+// tree), else on 10000 synthetic 3x32x32 images (the timing does not depend on pixel values).
+#include "bench_util.hpp"
+
+#include <safnet/data/cifar.hpp>
+#include <safnet/fault/campaign.hpp>
+#include <safnet/nn/resnet.hpp>
+
+#include <filesystem>
+
+namespace {
+
+using namespace safnet;
+
+const train::PreparedSet& cifar_test() {
+    static const train::PreparedSet set = [] {
+        const char* env = std::getenv("SAFNET_CIFAR10_DIR");
+        const std::string dir = env ? env : SAFNET_SOURCE_DIR "/../shared/data/cifar-10-batches-bin";
+        if (std::filesystem::exists(dir + "/test_batch.bin"))
+            return train::prepare(data::load_cifar10(dir, false), {{0.4914f, 0.4822f, 0.4465f}, {0.2470f, 0.2435f, 0.2616f}});
+        train::PreparedSet s;
+        s.images.resize(nn::Shape{10000, 3, 32, 32});
+        for (std::size_t i = 0; i < s.images.size(); ++i) s.images[i] = static_cast<float>((i * 2654435761u) % 2000) / 1000.0f - 1.0f;
+        s.labels.resize(10000);
+        for (std::size_t i = 0; i < s.labels.size(); ++i) s.labels[i] = static_cast<std::int32_t>(i % 10);
+        return s;
+    }();
+    return set;
+}
+
+void BM_CampaignRound(benchmark::State& state) {
+    const char* codecs[] = {"fp32", "fp16", "q2.5"};
+    const std::string codec = codecs[state.range(0)];
+    const double ber = state.range(1) == 5 ? 1e-5 : 1e-4;
+    const auto& test = cifar_test();
+    nn::ResNet<float> m({"resnet20", 3, 10, nn::Shortcut::A, Tanh{}});
+    m.initialize(1);
+    nn::Tensor<float> x;
+    const double inference = bench::reference_seconds("inference", [&] { train::evaluate(m, test, 500, x); }, 3);
+    std::visit([&](const auto& c) {
+        fault::StoredWeights store(m, c, fault::Selection{}, fault::Protection::none);
+        std::uint32_t round = 0;
+        std::size_t flips = 0;
+        bench::BestTimer t;
+        t.run(state, [&] {
+            flips += store.inject(fault::FaultModel::bit_flip(ber), {1, round++, 0});
+            benchmark::DoNotOptimize(train::evaluate(m, test, 500, x).top1);
+            store.restore();
+        });
+        state.counters["round s"] = t.seconds();
+        state.counters["inference pass s"] = inference;
+        state.counters["rounds/s over passes/s"] = inference / t.seconds();
+        state.counters["flips/round"] = static_cast<double>(flips) / round;
+    }, codec_from_name(codec));
+    state.SetLabel("ResNet20 tanh, " + std::to_string(test.size()) + " test images, " + codec + " @ BER " + (state.range(1) == 5 ? "1e-5" : "1e-4"));
+}
+
+}  // namespace
+
+BENCHMARK(BM_CampaignRound)->ArgsProduct({{0, 1, 2}, {5, 4}})->Unit(benchmark::kSecond)->Iterations(3);
