@@ -33,7 +33,7 @@ struct Flags {
     std::uint64_t flips = 0, seed = 1;
     double margin = 0.05, confidence = 0.95, ci_halfwidth = 0;
     std::size_t threads = 2, test_limit = 0, batch = 500;
-    bool biases = false, bn = false, per_layer = false, per_bit = false, quiet = false;
+    bool biases = false, bn = false, per_layer = false, per_bit = false, quiet = false, resume = false;
 };
 
 /// One row of results: a configuration and its campaign.
@@ -94,6 +94,7 @@ void add_flags(CLI::App& app, Flags& f) {
     app.add_option("--test-limit", f.test_limit, "evaluate on the first N test images only (0 = all)")->capture_default_str();
     app.add_option("--batch", f.batch, "evaluation batch size")->check(CLI::Range(std::size_t{1}, std::size_t{100000}))->capture_default_str();
     app.add_flag("--quiet", f.quiet, "no progress bar");
+    app.add_flag("--resume", f.resume, "skip configurations already finished in --out (its campaign-state.json) by a run with the same flags");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -164,6 +165,60 @@ std::string summary_csv(const std::vector<Config>& configs, const std::vector<Lo
         s += "\n";
     }
     return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resume state: after every configuration, --out/campaign-state.json (atomic) holds the flags
+// and every finished configuration's raw counts; --resume reloads those instead of rerunning.
+
+std::string config_key(const Config& c) {
+    return c.analysis + "|" + std::to_string(c.model) + "|" + c.dtype + "|" + c.protect + "|" + num(c.rate, 17) + "|" + c.layer + "|" + std::to_string(c.bit);
+}
+
+nlohmann::json eval_json(const train::EvalResult& e) { return {e.images, e.top1, e.top5, e.nan_images, e.inf_images}; }
+train::EvalResult eval_from(const nlohmann::json& j) {
+    return {j.at(0).get<std::size_t>(), j.at(1).get<std::size_t>(), j.at(2).get<std::size_t>(), j.at(3).get<std::size_t>(), j.at(4).get<std::size_t>()};
+}
+
+nlohmann::json result_json(const fault::CampaignResult& r) {
+    nlohmann::json rounds = nlohmann::json::array();
+    for (const auto& rr : r.rounds) rounds.push_back({rr.round, rr.flips, eval_json(rr.eval)});
+    return {{"clean", eval_json(r.clean)}, {"rounds", rounds}, {"stored_bits", r.stored_bits}, {"tensors", r.tensors},
+            {"values", r.values}, {"seconds_per_round", r.seconds_per_round}};
+}
+
+fault::CampaignResult result_from(const nlohmann::json& j, std::size_t classes) {
+    fault::CampaignResult r;
+    r.clean = eval_from(j.at("clean"));
+    for (const auto& x : j.at("rounds")) r.rounds.push_back({x.at(0).get<std::size_t>(), eval_from(x.at(2)), x.at(1).get<std::uint64_t>()});
+    r.stored_bits = j.at("stored_bits").get<std::uint64_t>();
+    r.tensors = j.at("tensors").get<std::size_t>();
+    r.values = j.at("values").get<std::size_t>();
+    r.seconds_per_round = j.at("seconds_per_round").get<double>();
+    fault::summarize_rounds(r, classes);
+    return r;
+}
+
+/// Finished results of a previous run with the same flags, by configuration key.
+std::map<std::string, nlohmann::json> load_state(const fs::path& path, const nlohmann::json& config) {
+    std::map<std::string, nlohmann::json> done;
+    if (!fs::exists(path)) return done;
+    nlohmann::json state;
+    try {
+        std::ifstream in(path);
+        state = nlohmann::json::parse(in);
+        if (state.at("config") != config) {
+            for (auto it = config.begin(); it != config.end(); ++it)
+                if (!state.at("config").contains(it.key()) || state.at("config").at(it.key()) != it.value())
+                    throw Error(path.string() + ": --resume needs the flags of the interrupted run; '" + it.key() + "' was " +
+                                (state.at("config").contains(it.key()) ? state.at("config").at(it.key()).dump() : "unset") + ", now " + it.value().dump());
+            throw Error(path.string() + ": --resume needs the flags of the interrupted run, and they differ");
+        }
+        for (auto it = state.at("done").begin(); it != state.at("done").end(); ++it) done[it.key()] = it.value();
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(path.string() + ": corrupt campaign state (" + e.what() + "); delete it to start over");
+    }
+    return done;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -384,10 +439,21 @@ int run(const Flags& f) {
     const auto start = std::chrono::steady_clock::now();
     std::size_t done_rounds = 0;
     const std::size_t total_rounds = configs.size() * rounds;
+    // The resume state's identity: every flag that changes results (not --threads, --quiet).
+    nlohmann::json state_config = nlohmann::json::parse(config_json.dump());
+    state_config.erase("threads");
+    const fs::path state_path = out / "campaign-state.json";
+    std::map<std::string, nlohmann::json> done = f.resume ? load_state(state_path, state_config) : std::map<std::string, nlohmann::json>{};
+    if (f.resume) std::printf("resuming: %zu of %zu configurations already done\n", done.size(), configs.size());
     for (std::size_t i = 0; i < configs.size(); ++i) {
         Config& c = configs[i];
         LoadedModel& m = models[c.model];
         const std::string label = m.label + " " + c.dtype + " " + fault_label(c) + (c.analysis == "ber" ? "" : " " + c.analysis + " " + (c.analysis == "bit" ? std::to_string(c.bit) : c.layer));
+        if (auto it = done.find(config_key(c)); it != done.end()) {
+            c.result = result_from(it->second, m.test->classes);
+            done_rounds += rounds;
+            continue;
+        }
         c.spec.calibration = m.calibration.get();
         c.result = fault::run_campaign(*m.net, *m.test, c.spec, [&](const fault::RoundResult&) {
             ++done_rounds;
@@ -397,6 +463,10 @@ int run(const Flags& f) {
                        label + "  ETA " + examples::format_duration(eta));
         });
         done_rounds += rounds - c.result.rounds.size();  // early stop
+        done[config_key(c)] = result_json(c.result);
+        nlohmann::json state = {{"config", state_config}, {"done", nlohmann::json::object()}};
+        for (const auto& [k, v] : done) state["done"][k] = v;
+        io::write_file_atomic(state_path.string(), state.dump() + "\n");
         if (!live) {
             std::printf("[%zu/%zu] %s: clean %.2f %%, mean %.2f %% over %zu rounds (95%% CI [%.2f, %.2f])\n", i + 1, configs.size(), label.c_str(),
                         c.result.clean.accuracy(), c.result.top1.mean, c.result.top1.rounds, c.result.top1.ci_low, c.result.top1.ci_high);

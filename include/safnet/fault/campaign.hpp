@@ -203,6 +203,22 @@ private:
     std::vector<std::vector<std::uint64_t>> local_;
 };
 
+/// Fills r's summaries and NaN/Inf totals from r.rounds (also used to rebuild a resumed result).
+inline void summarize_rounds(CampaignResult& r, std::size_t classes) {
+    std::vector<double> top1, top5;
+    r.nan_images = r.inf_images = r.rounds_with_nan = r.rounds_with_inf = 0;
+    for (const auto& rr : r.rounds) {
+        top1.push_back(rr.eval.accuracy());
+        top5.push_back(rr.eval.top5_accuracy());
+        r.nan_images += rr.eval.nan_images;
+        r.inf_images += rr.eval.inf_images;
+        r.rounds_with_nan += rr.eval.nan_images > 0;
+        r.rounds_with_inf += rr.eval.inf_images > 0;
+    }
+    r.top1 = summarize(top1, classes);
+    r.top5 = summarize(top5, classes);
+}
+
 /// Sets each ReLU's activation limit to its largest output on `calibration` (clean weights)
 /// for its lifetime; does nothing for a null calibration set.
 template <class Model>
@@ -245,7 +261,7 @@ CampaignResult run_campaign(Model& model, const train::PreparedSet& test, const 
         const ActivationLimits limits(model, spec.protection == Protection::clip_activations ? (spec.calibration ? spec.calibration : &test) : nullptr,
                                       spec.eval_batch, x);
         r.clean = train::evaluate(model, test, spec.eval_batch, x);
-        std::vector<double> top1, top5;
+        std::vector<double> top1;
         const auto start = std::chrono::steady_clock::now();
         for (std::size_t round = spec.first_round; round < spec.first_round + spec.rounds; ++round) {
             RoundResult rr;
@@ -254,11 +270,6 @@ CampaignResult run_campaign(Model& model, const train::PreparedSet& test, const 
             rr.eval = train::evaluate(model, test, spec.eval_batch, x);
             store.restore();
             top1.push_back(rr.eval.accuracy());
-            top5.push_back(rr.eval.top5_accuracy());
-            r.nan_images += rr.eval.nan_images;
-            r.inf_images += rr.eval.inf_images;
-            r.rounds_with_nan += rr.eval.nan_images > 0;
-            r.rounds_with_inf += rr.eval.inf_images > 0;
             r.rounds.push_back(rr);
             if (on_round) on_round(rr);
             if (spec.ci_halfwidth > 0 && top1.size() >= std::max<std::size_t>(spec.min_rounds, 2) &&
@@ -266,8 +277,7 @@ CampaignResult run_campaign(Model& model, const train::PreparedSet& test, const 
                 break;
         }
         r.seconds_per_round = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / static_cast<double>(top1.size());
-        r.top1 = summarize(top1, test.classes);
-        r.top5 = summarize(top5, test.classes);
+        summarize_rounds(r, test.classes);
         return r;
     }, spec.codec);
 }
