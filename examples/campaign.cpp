@@ -374,16 +374,19 @@ std::vector<Config> plan(const Flags& f, std::vector<LoadedModel>& models, std::
 }
 
 void print_table(const std::vector<Config>& configs, const std::vector<LoadedModel>& models) {
-    std::printf("\n%-28s %-9s %-6s %-7s %-10s %7s %7s %16s %7s %6s %6s\n", "model", "saf", "dtype", "protect", "fault", "clean", "mean",
-                "95% CI", "median", "chance", "NaN");
+    const bool top5 = models.front().test->classes > 10;
+    std::printf("\n%-28s %-9s %-6s %-7s %-10s %7s %7s %16s %7s %6s %6s%s\n", "model", "saf", "dtype", "protect", "fault", "clean", "mean",
+                "95% CI", "median", "chance", "NaN", top5 ? "   top5" : "");
     for (const auto& c : configs) {
         if (c.analysis != "ber") continue;
         const auto& r = c.result;
         char ci[40];
         std::snprintf(ci, sizeof ci, "[%.2f, %.2f]", r.top1.ci_low, r.top1.ci_high);
-        std::printf("%-28s %-9s %-6s %-7s %-10s %7.2f %7.2f %16s %7.2f %5.0f%% %6zu\n", models[c.model].label.c_str(), models[c.model].saf.c_str(),
+        std::printf("%-28s %-9s %-6s %-7s %-10s %7.2f %7.2f %16s %7.2f %5.0f%% %6zu", models[c.model].label.c_str(), models[c.model].saf.c_str(),
                     c.dtype.c_str(), c.protect.c_str(), fault_label(c).c_str(), r.clean.accuracy(), r.top1.mean, ci, r.top1.median,
                     100 * r.top1.chance_fraction, r.nan_images);
+        if (top5) std::printf(" %6.2f", r.top5.mean);
+        std::printf("\n");
     }
 }
 
