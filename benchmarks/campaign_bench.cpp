@@ -10,6 +10,7 @@
 #include <safnet/fault/campaign.hpp>
 #include <safnet/nn/resnet.hpp>
 
+#include <chrono>
 #include <filesystem>
 
 namespace {
@@ -40,20 +41,30 @@ void BM_CampaignRound(benchmark::State& state) {
     nn::ResNet<float> m({"resnet20", 3, 10, nn::Shortcut::A, Tanh{}});
     m.initialize(1);
     nn::Tensor<float> x;
-    const double inference = bench::reference_seconds("inference", [&] { train::evaluate(m, test, 500, x); }, 3);
     std::visit([&](const auto& c) {
         fault::StoredWeights store(m, c, fault::Selection{}, fault::Protection::none);
         std::uint32_t round = 0;
         std::size_t flips = 0;
-        bench::BestTimer t;
-        t.run(state, [&] {
-            flips += store.inject(fault::FaultModel::bit_flip(ber), {1, round++, 0});
-            benchmark::DoNotOptimize(train::evaluate(m, test, 500, x).top1);
-            store.restore();
-        });
-        state.counters["round s"] = t.seconds();
-        state.counters["inference pass s"] = inference;
-        state.counters["rounds/s over passes/s"] = inference / t.seconds();
+        auto seconds = [](auto&& fn) {
+            const auto t0 = std::chrono::steady_clock::now();
+            fn();
+            return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        };
+        // Each iteration times a plain pass and a round back to back, so both see the same
+        // machine state; best-of over iterations for each.
+        double best_pass = 1e300, best_round = 1e300;
+        train::evaluate(m, test, 500, x);  // warm-up
+        for (auto _ : state) {
+            best_pass = std::min(best_pass, seconds([&] { benchmark::DoNotOptimize(train::evaluate(m, test, 500, x).top1); }));
+            best_round = std::min(best_round, seconds([&] {
+                flips += store.inject(fault::FaultModel::bit_flip(ber), {1, round++, 0});
+                benchmark::DoNotOptimize(train::evaluate(m, test, 500, x).top1);
+                store.restore();
+            }));
+        }
+        state.counters["round s"] = best_round;
+        state.counters["inference pass s"] = best_pass;
+        state.counters["rounds/s over passes/s"] = best_pass / best_round;
         state.counters["flips/round"] = static_cast<double>(flips) / round;
     }, codec_from_name(codec));
     state.SetLabel("ResNet20 tanh, " + std::to_string(test.size()) + " test images, " + codec + " @ BER " + (state.range(1) == 5 ? "1e-5" : "1e-4"));
@@ -61,4 +72,4 @@ void BM_CampaignRound(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_CampaignRound)->ArgsProduct({{0, 1, 2}, {5, 4}})->Unit(benchmark::kSecond)->Iterations(3);
+BENCHMARK(BM_CampaignRound)->ArgsProduct({{0, 1, 2}, {5, 4}})->Unit(benchmark::kSecond)->Iterations(4);
