@@ -4,15 +4,10 @@
 # MODEL defaults to the main job's tanh model (build/demo/resnet20_fashion_tanh.safetensors).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
-if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
-    sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-torch
-fi
+source benchmarks/pytorch/ensure_torch.sh
 model=${1:-build/demo/resnet20_fashion_tanh.safetensors}
 shift || true
 [[ -f "$model" ]] || { echo "no model at $model: run bash scripts/demo.sh first or pass one" >&2; exit 2; }
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)" --target safnet-campaign
-MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736 \
-    /usr/bin/python3 benchmarks/pytorch/campaign_bench.py --model "$model" --safnet-campaign build/release/examples/safnet-campaign "$@"
+/usr/bin/python3 benchmarks/pytorch/campaign_bench.py --model "$model" --safnet-campaign build/release/examples/safnet-campaign "$@"

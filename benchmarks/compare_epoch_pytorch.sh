@@ -3,15 +3,10 @@
 # Fashion-MNIST and CIFAR-10 (the latter from ${SAFNET_CIFAR10_DIR:-../shared/data/cifar-10-batches-bin}).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
-if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
-    sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-torch
-fi
+source benchmarks/pytorch/ensure_torch.sh
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)" --target safnet-train
 cifar=${SAFNET_CIFAR10_DIR:-../shared/data/cifar-10-batches-bin}
-export MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736
 for ds in fashion-mnist cifar10; do
     dir=/usr/share/datasets/fashion-mnist
     [[ $ds == cifar10 ]] && dir=$cifar

@@ -2,6 +2,7 @@
 // accuracy vs BER per storage format, with and without SAFs, per layer and per bit position,
 // against the weight-clipping baseline. Writes per-round CSV, summary CSV + JSON and gnuplot
 // plots to --out. Run with --help for the flags.
+#include "cli.hpp"
 #include "progress.hpp"
 
 #include <safnet/fault/campaign.hpp>
@@ -290,7 +291,8 @@ void plot_bars(const fs::path& dir, const std::string& name, const std::string& 
 
 std::vector<LoadedModel> load_models(const Flags& f, const data::Dataset& test, const std::function<const data::Dataset&()>& train) {
     std::vector<LoadedModel> models;
-    std::map<std::string, std::shared_ptr<train::PreparedSet>> prepared;  // by normalization
+    // Test and calibration sets are prepared once per normalization, shared by the models using it.
+    std::map<std::string, std::shared_ptr<train::PreparedSet>> prepared, calibration;
     for (const auto& path : f.models) {
         LoadedModel m;
         m.path = path;
@@ -319,8 +321,10 @@ std::vector<LoadedModel> load_models(const Flags& f, const data::Dataset& test, 
         const std::string key = io::join_floats(norm.mean) + "/" + io::join_floats(norm.std);
         if (!prepared.count(key)) prepared[key] = std::make_shared<train::PreparedSet>(train::prepare(test, norm, f.test_limit));
         m.test = prepared[key];
-        if (std::find(f.protect.begin(), f.protect.end(), "clipact") != f.protect.end())
-            m.calibration = std::make_shared<train::PreparedSet>(train::prepare(train(), norm, 2000));
+        if (std::find(f.protect.begin(), f.protect.end(), "clipact") != f.protect.end()) {
+            if (!calibration.count(key)) calibration[key] = std::make_shared<train::PreparedSet>(train::prepare(train(), norm, 2000));
+            m.calibration = calibration[key];
+        }
         models.push_back(std::move(m));
     }
     return models;
@@ -329,8 +333,7 @@ std::vector<LoadedModel> load_models(const Flags& f, const data::Dataset& test, 
 std::vector<Config> plan(const Flags& f, std::vector<LoadedModel>& models, std::size_t rounds) {
     const auto kind = fault::fault_kind_from_name(f.fault);
     const std::uint64_t mask = parse_mask(f.bits);
-    std::vector<double> rates = f.flips ? std::vector<double>{0.0} : f.bers;
-    for (double r : rates) fault::FaultModel{kind, r, std::nullopt, mask}.validate();
+    const std::vector<double> rates = f.flips ? std::vector<double>{0.0} : f.bers;  // validated in run()
     fault::Selection sel{true, f.biases, f.bn, f.layers};
     std::vector<Config> configs;
     auto add = [&](const std::string& analysis, std::size_t m, const std::string& dtype, const std::string& protect, double rate,
@@ -503,18 +506,5 @@ int run(const Flags& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"safnet-campaign: Monte Carlo bit-error campaigns on stored weights"};
-    Flags flags;
-    add_flags(app, flags);
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-        return app.exit(e);
-    }
-    try {
-        return run(flags);
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "safnet-campaign: error: %s\n", e.what());
-        return 1;
-    }
+    return safnet::examples::run_cli<Flags>("safnet-campaign", "safnet-campaign: Monte Carlo bit-error campaigns on stored weights", argc, argv, add_flags, run);
 }

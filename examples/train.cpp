@@ -1,6 +1,7 @@
 // safnet-train: train (or fine-tune into a SAF) a ResNet on Fashion-MNIST, MNIST, CIFAR-10 or
 // CIFAR-100, with atomic per-epoch checkpoints, bit-identical --resume, a live progress bar
 // and a CSV log. Run with --help for the flags.
+#include "cli.hpp"
 #include "progress.hpp"
 
 #include <safnet/safnet.hpp>
@@ -131,7 +132,6 @@ int run(const Flags& f) {
     o.norm.check(train.channels, "--norm-mean/--norm-std");
 
     nn::ResNet<float> model(mo);
-    if (model.options().in_channels != train.channels) throw Error("model/dataset channel mismatch");
     model.initialize(f.seed);
     if (pretrained) {
         const auto r = train::load_pretrained(model, *pretrained);
@@ -174,18 +174,5 @@ int run(const Flags& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"safnet-train: train a fault-resilient (SAF-parametrized) ResNet"};
-    Flags flags;
-    add_flags(app, flags);
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-        return app.exit(e);
-    }
-    try {
-        return run(flags);
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "safnet-train: error: %s\n", e.what());
-        return 1;
-    }
+    return safnet::examples::run_cli<Flags>("safnet-train", "safnet-train: train a fault-resilient (SAF-parametrized) ResNet", argc, argv, add_flags, run);
 }

@@ -7,7 +7,6 @@ inference_mode, batch 1000; run through benchmarks/compare_campaign_pytorch.sh f
 settings). A PyTorch round: copy the flipped words into the weights, evaluate, restore.
 """
 import argparse
-import gzip
 import json
 import os
 import subprocess
@@ -18,15 +17,7 @@ import time
 import numpy as np
 import torch
 
-from safnet_torch import SAFS, ResNetCifar, load_safetensors
-
-
-def idx(path):
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+from safnet_torch import SAFS, ResNetCifar, load_safetensors, read_idx
 
 
 def main():
@@ -47,9 +38,9 @@ def main():
     m = m.to(memory_format=torch.channels_last).eval()
     mean = float(meta["norm_mean"].split(",")[0])
     std = float(meta["norm_std"].split(",")[0])
-    x = torch.from_numpy(idx(os.path.join(a.data_dir, "t10k-images-idx3-ubyte.gz")).astype(np.float32) / 255.0).unsqueeze(1)
+    x = torch.from_numpy(read_idx(os.path.join(a.data_dir, "t10k-images-idx3-ubyte.gz")).astype(np.float32) / 255.0).unsqueeze(1)
     x = ((x - mean) / std).contiguous(memory_format=torch.channels_last)
-    y = torch.from_numpy(idx(os.path.join(a.data_dir, "t10k-labels-idx1-ubyte.gz")).astype(np.int64))
+    y = torch.from_numpy(read_idx(os.path.join(a.data_dir, "t10k-labels-idx1-ubyte.gz")).astype(np.int64))
 
     weights = [p for n, p in m.named_parameters() if n.endswith("weight") and p.dim() > 1]
     clean = [p.detach().clone() for p in weights]

@@ -7,7 +7,6 @@ accuracy, for comparison with safnet-train's epoch line. Run through
 benchmarks/compare_epoch_pytorch.sh (malloc settings, and safnet-train side by side).
 """
 import argparse
-import gzip
 import os
 import time
 
@@ -15,21 +14,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from safnet_torch import SAFS, ResNetCifar
-
-
-def idx(path):
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+from safnet_torch import SAFS, ResNetCifar, read_idx
 
 
 def load(dataset, data_dir):
     if dataset == "fashion-mnist":
-        xs = [idx(os.path.join(data_dir, p + "-images-idx3-ubyte.gz"))[:, None] for p in ("train", "t10k")]
-        ys = [idx(os.path.join(data_dir, p + "-labels-idx1-ubyte.gz")) for p in ("train", "t10k")]
+        xs = [read_idx(os.path.join(data_dir, p + "-images-idx3-ubyte.gz"))[:, None] for p in ("train", "t10k")]
+        ys = [read_idx(os.path.join(data_dir, p + "-labels-idx1-ubyte.gz")) for p in ("train", "t10k")]
     else:
         def batch(name):
             r = np.fromfile(os.path.join(data_dir, name), dtype=np.uint8).reshape(-1, 3073)

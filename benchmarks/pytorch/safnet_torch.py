@@ -4,6 +4,12 @@ SafConv / SafLinear compute with saf(W) where W is the stored (raw) parameter, a
 does; ResNetCifar is the CIFAR ResNet (option A or B shortcuts) with torchvision-style
 parameter names, so state dicts map one to one onto safnet's.
 """
+import gzip
+import json
+import os
+import struct
+
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -90,8 +96,6 @@ def save_safetensors(tensors, path, metadata=None):
 
     Equivalent to safetensors.torch.save_file(tensors, path, metadata) where that package exists.
     """
-    import json
-    import struct
     header, blobs, offset = {}, [], 0
     if metadata:
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
@@ -107,14 +111,11 @@ def save_safetensors(tensors, path, metadata=None):
         f.write(struct.pack("<Q", len(h)) + h)
         for b in blobs:
             f.write(b)
-    import os
     os.replace(path + ".tmp", path)
 
 
 def load_safetensors(path):
     """Reads a safetensors file (e.g. one safnet-train wrote) into ({name: tensor}, metadata)."""
-    import json
-    import struct
     with open(path, "rb") as f:
         data = f.read()
     (n,) = struct.unpack("<Q", data[:8])
@@ -127,3 +128,12 @@ def load_safetensors(path):
         t = torch.frombuffer(buf, dtype=_TORCH[e["dtype"]]) if buf else torch.empty(0, dtype=_TORCH[e["dtype"]])
         out[name] = t.reshape(e["shape"]).clone()
     return out, meta
+
+
+def read_idx(path):
+    """An IDX file (MNIST / Fashion-MNIST, gzip) as a uint8 numpy array of its dimensions."""
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)

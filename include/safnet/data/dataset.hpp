@@ -83,6 +83,21 @@ inline Normalization channel_statistics(const Dataset& ds) {
     return n;
 }
 
+namespace detail {
+
+/// Image i as C x H x W floats, pixel * scale + shift per channel (no augmentation).
+inline void normalize_image(const Dataset& ds, std::size_t i, const Normalization& norm, float* dst) {
+    const std::size_t plane = ds.height * ds.width;
+    for (std::size_t c = 0; c < ds.channels; ++c) {
+        float scale, shift;
+        norm.affine(c, scale, shift);
+        const std::uint8_t* src = ds.image(i) + c * plane;
+        for (std::size_t k = 0; k < plane; ++k) dst[c * plane + k] = static_cast<float>(src[k]) * scale + shift;
+    }
+}
+
+}  // namespace detail
+
 /// Images [first, first + count) as a normalized N x C x H x W float tensor (no augmentation).
 inline void to_tensor(const Dataset& ds, std::size_t first, std::size_t count, const Normalization& norm,
                       nn::Tensor<float>& out) {
@@ -91,15 +106,7 @@ inline void to_tensor(const Dataset& ds, std::size_t first, std::size_t count, c
                     ") outside " + std::to_string(ds.size()) + " images");
     norm.check(ds.channels, ds.name);
     out.resize(nn::Shape{count, ds.channels, ds.height, ds.width});
-    const std::size_t plane = ds.height * ds.width;
-    for (std::size_t i = 0; i < count; ++i)
-        for (std::size_t c = 0; c < ds.channels; ++c) {
-            float scale, shift;
-            norm.affine(c, scale, shift);
-            const std::uint8_t* src = ds.image(first + i) + c * plane;
-            float* dst = out.data() + (i * ds.channels + c) * plane;
-            for (std::size_t k = 0; k < plane; ++k) dst[k] = static_cast<float>(src[k]) * scale + shift;
-        }
+    for (std::size_t i = 0; i < count; ++i) detail::normalize_image(ds, first + i, norm, out.data() + i * ds.image_size());
 }
 
 }  // namespace safnet::data

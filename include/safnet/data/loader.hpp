@@ -70,16 +70,16 @@ inline void load_image(const Dataset& ds, std::size_t i, const Augmentation& aug
         }
         flip = aug.flip && (rng->next_u32() & 1u);
     }
+    if (dy == 0 && dx == 0 && !flip) {
+        normalize_image(ds, i, norm, dst);
+        return;
+    }
     const std::uint8_t* src = ds.image(i);
     for (std::size_t c = 0; c < ds.channels; ++c) {
         float scale, shift;
         norm.affine(c, scale, shift);
         const std::uint8_t* sp = src + c * plane;
         float* dp = dst + c * plane;
-        if (dy == 0 && dx == 0 && !flip) {
-            for (std::size_t k = 0; k < plane; ++k) dp[k] = static_cast<float>(sp[k]) * scale + shift;
-            continue;
-        }
         for (std::size_t y = 0; y < h; ++y) {
             const long sy = static_cast<long>(y) + dy;
             for (std::size_t x = 0; x < w; ++x) {

@@ -145,10 +145,9 @@ public:
     std::span<const Word> words() const noexcept { return words_; }
     const std::vector<nn::Parameter<float>>& targets() const noexcept { return targets_; }
     std::size_t values() const noexcept { return words_.size(); }
-    std::uint64_t stored_bits(std::uint64_t mask) const noexcept {
-        const int bpv = codec_.bits_per_value();
-        const std::uint64_t storage = bpv >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << bpv) - 1;
-        return static_cast<std::uint64_t>(std::popcount(storage & mask)) * words_.size();
+    /// Bits a fault model with bit mask `mask` can hit (the injector's own eligibility rule).
+    std::uint64_t stored_bits(std::uint64_t mask) const {
+        return static_cast<std::uint64_t>(detail::eligible_bits(codec_.bits_per_value(), mask).count) * words_.size();
     }
 
     /// Damages the stored words with `model` drawn from `key`; returns the bits changed.

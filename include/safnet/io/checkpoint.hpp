@@ -57,8 +57,8 @@ inline std::vector<std::size_t> parse_size(const Metadata& m, const std::string&
 
 }  // namespace detail
 
-/// Writes every parameter (raw values) and buffer of `model`, plus `metadata`, atomically.
-/// `extra` adds tensors (e.g. optimizer state) under their own names.
+/// Adds every parameter (raw values) and buffer of `model` to `w`; callers may add more
+/// tensors (the trainer adds optimizer state) before writing.
 template <class Model>
 void add_model_tensors(SafetensorsWriter& w, Model& model, std::int64_t batches_tracked = 0) {
     using T = std::remove_cvref_t<decltype(*model.parameters().front().value->data())>;
@@ -74,6 +74,7 @@ void add_model_tensors(SafetensorsWriter& w, Model& model, std::int64_t batches_
     });
 }
 
+/// Writes the model's tensors plus `metadata` (and format/version keys) atomically to `path`.
 template <class Model>
 void save_model(Model& model, const std::string& path, Metadata metadata, std::int64_t batches_tracked = 0) {
     SafetensorsWriter w;
