@@ -67,7 +67,7 @@ TEST_CASE("a whole ResNet20 with a tanh SAF: gradient check", "[nn][resnet]") {
     fill_uniform(x, rng);
     const double err = max_gradient_error(
         x, m.parameters(), [&](const Tensor<double>& in) -> const Tensor<double>& { return m.forward(in, Mode::train); },
-        [&](const Tensor<double>& dy) { m.backward(dy); return m.input_grad(); }, true, 3);
+        [&](const Tensor<double>& dy) { m.backward(dy, true); return m.input_grad(); }, true, 3);
     CHECK(err < 1e-6);
 }
 
@@ -78,7 +78,7 @@ TEST_CASE("ResNet18 forward/backward runs on small inputs with any channel count
     const auto& logits = m.forward(x, Mode::train);
     CHECK(logits.shape() == Shape{2, 7});
     Tensor<float> d(logits.shape(), 0.01f);
-    m.backward(d);
+    m.backward(d, true);
     CHECK(m.input_grad().shape() == x.shape());
     CHECK_THROWS_WITH(m.forward(Tensor<float>(Shape{2, 3, 32, 32}), Mode::eval), Catch::Contains("3 channels"));
 }
@@ -99,4 +99,75 @@ TEST_CASE("inference does not depend on the thread count", "[nn][resnet][threads
         REQUIRE(std::bit_cast<std::uint32_t>(results[1][i]) == std::bit_cast<std::uint32_t>(results[0][i]));
         REQUIRE(std::bit_cast<std::uint32_t>(results[2][i]) == std::bit_cast<std::uint32_t>(results[0][i]));
     }
+}
+
+namespace {
+// Eval-mode logits through the unfused path: BN tracking its activation maxima cannot run in
+// a conv epilogue, so the model falls back to separate conv, BN and ReLU passes.
+std::vector<float> unfused_eval(ResNet<float>& m, const Tensor<float>& x) {
+    m.for_each_relu_batchnorm([](BatchNorm2d<float>& bn) { bn.track_activation_max(true); });
+    const auto& y = m.forward(x, Mode::eval);
+    std::vector<float> out(y.data(), y.data() + y.size());
+    m.for_each_relu_batchnorm([](BatchNorm2d<float>& bn) { bn.track_activation_max(false); });
+    return out;
+}
+}  // namespace
+
+TEST_CASE("eval mode fuses BN, residual and ReLU into the conv epilogues bit for bit", "[nn][resnet]") {
+    for (const auto& [arch, kind] : {std::pair{"resnet20", Shortcut::A}, std::pair{"resnet20", Shortcut::B}, std::pair{"resnet18", Shortcut::B}}) {
+        CAPTURE(arch, kind == Shortcut::A);
+        ResNet<float> m({arch, 3, 10, kind, safnet::Tanh{}});
+        m.initialize(4);
+        // Non-trivial running statistics and affine parameters, so that every term matters.
+        std::mt19937_64 rng(11);
+        m.for_each_buffer([&](const std::string& name, Tensor<float>& b) {
+            for (auto& v : b.span()) v = name.ends_with("var") ? 0.5f + static_cast<float>(rng() % 1000) / 1000.0f
+                                                               : static_cast<float>(rng() % 1000) / 2000.0f - 0.25f;
+        });
+        for (auto& p : m.parameters())
+            if (p.name.find("bn") != std::string::npos || p.name.find("downsample.1") != std::string::npos)
+                for (auto& v : p.value->span()) v = static_cast<float>(rng() % 1000) / 1000.0f + 0.25f;
+        Tensor<float> x(Shape{3, 3, 32, 32});
+        for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+        const std::vector<float> reference = unfused_eval(m, x);
+        const auto& y = m.forward(x, Mode::eval);
+        REQUIRE(y.size() == reference.size());
+        for (std::size_t i = 0; i < y.size(); ++i)
+            REQUIRE(std::bit_cast<std::uint32_t>(y[i]) == std::bit_cast<std::uint32_t>(reference[i]));
+    }
+}
+
+TEST_CASE("backward skips the input gradient unless asked, with identical parameter gradients", "[nn][resnet]") {
+    ResNet<float> m({"resnet20", 3, 10, Shortcut::B, safnet::Tanh{}});
+    m.initialize(6);
+    Tensor<float> x(Shape{2, 3, 16, 16});
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+    Tensor<float> d(Shape{2, 10}, 0.05f);
+    m.forward(x, Mode::train);
+    m.backward(d, true);
+    REQUIRE(m.input_grad().shape() == x.shape());
+    std::vector<std::vector<float>> with;
+    for (auto& p : m.parameters()) with.emplace_back(p.grad->data(), p.grad->data() + p.grad->size());
+    m.forward(x, Mode::train);
+    m.backward(d);
+    CHECK(m.input_grad().size() == 0);
+    for (std::size_t k = 0; k < with.size(); ++k) {
+        CAPTURE(m.parameters()[k].name);
+        const Tensor<float>& g = *m.parameters()[k].grad;
+        for (std::size_t i = 0; i < g.size(); ++i) REQUIRE(std::bit_cast<std::uint32_t>(g[i]) == std::bit_cast<std::uint32_t>(with[k][i]));
+    }
+    m.forward(x, Mode::eval);
+    CHECK_THROWS_WITH(m.backward(d), Catch::Contains("train-mode forward"));
+}
+
+TEST_CASE("a ResNet20 with projection shortcuts: gradient check", "[nn][resnet]") {
+    ResNet<double> m({"resnet20", 2, 3, Shortcut::B, safnet::Softsign{}});
+    m.initialize(9);
+    Tensor<double> x(Shape{2, 2, 8, 8});
+    std::mt19937_64 rng(10);
+    fill_uniform(x, rng);
+    const double err = max_gradient_error(
+        x, m.parameters(), [&](const Tensor<double>& in) -> const Tensor<double>& { return m.forward(in, Mode::train); },
+        [&](const Tensor<double>& dy) { m.backward(dy, true); return m.input_grad(); }, true, 3);
+    CHECK(err < 1e-6);
 }

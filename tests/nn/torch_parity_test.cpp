@@ -194,7 +194,7 @@ TEST_CASE("PyTorch parity: a whole ResNet20 with tanh on its weights, double and
         const Tensor<double> x = to_tensor<double>(f.at("input"));
         const Tensor<double>& y = m.forward(x, Mode::train);
         require_close(y.data(), f.at("output"), y.size(), 1e-6, "logits (double)");
-        m.backward(loss_weights(y));
+        m.backward(loss_weights(y), true);
         require_close(m.input_grad().data(), f.at("dinput"), x.size(), 1e-6, "dinput (double)");
         check_grads(f, m.parameters(), 1e-6);
         m.for_each_buffer([&](const std::string& n, Tensor<double>& b) {

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace safnet::nn {
 namespace detail {
@@ -82,6 +83,7 @@ public:
         grad_bias_.resize(Shape{c_}, T(0));
         mean_.resize(Shape{c_}, T(0));
         invstd_.resize(Shape{c_}, T(0));
+        eval_affine_.resize(c_);
     }
 
     Tensor<T>& weight() noexcept { return weight_; }
@@ -118,28 +120,35 @@ public:
                 const double invstd = 1.0 / std::sqrt(var + eps_);
                 mean_[c] = static_cast<T>(mean);
                 invstd_[c] = static_cast<T>(invstd);
-                const T scale = static_cast<T>(weight_[c] * invstd);
-                const T shift = static_cast<T>(bias_[c] - mean * weight_[c] * invstd);
+                const Affine a = affine(c, mean, invstd);
                 for (std::size_t i = 0; i < n; ++i) {
-                    const T* p = x.data() + (i * c_ + c) * hw;
-                    T* q = y.data() + (i * c_ + c) * hw;
-                    if (residual) {
-                        const T* r = residual->data() + (i * c_ + c) * hw;
-                        for (std::size_t j = 0; j < hw; ++j) q[j] = p[j] * scale + shift + r[j];
-                    } else {
-                        for (std::size_t j = 0; j < hw; ++j) q[j] = p[j] * scale + shift;
-                    }
-                    if (relu) {
-                        for (std::size_t j = 0; j < hw; ++j) q[j] = relu_keep_nan(q[j]);
-                        if (limit_ >= T(0))  // Clip-Act baseline: bound the activation, NaN -> 0
-                            for (std::size_t j = 0; j < hw; ++j) q[j] = q[j] <= limit_ ? q[j] : (q[j] > limit_ ? limit_ : T(0));
-                        if (track_max_)
-                            for (std::size_t j = 0; j < hw; ++j) channel_max_[c] = std::max(channel_max_[c], q[j]);
-                    }
+                    const std::size_t at = (i * c_ + c) * hw;
+                    apply_plane(c, a, x.data() + at, y.data() + at, residual ? residual->data() + at : nullptr, hw, relu);
                 }
             }
         });
     }
+
+    /// The fused eval-mode form for a producer's epilogue: begin_eval_images() once per batch
+    /// (it sets the running-statistics affine map, as forward(..., Mode::eval) would), then
+    /// eval_image() per image, any thread: y = [relu](BN(x) [+ residual]) for one image of
+    /// `channels x hw`, in place allowed (y == x). Same arithmetic, so the same bits, as
+    /// forward(). Not while tracking activation maxima (that state is shared across images).
+    void begin_eval_images() {
+        if (track_max_) throw Error("BatchNorm2d: the per-image eval form cannot track activation maxima");
+        mode_ = Mode::eval;
+        for (std::size_t c = 0; c < c_; ++c) {
+            const double invstd = 1.0 / std::sqrt(static_cast<double>(running_var_[c]) + eps_);
+            mean_[c] = running_mean_[c];
+            invstd_[c] = static_cast<T>(invstd);
+            eval_affine_[c] = affine(c, running_mean_[c], invstd);
+        }
+    }
+    void eval_image(const T* x, T* y, const T* residual, std::size_t hw, bool relu) const {
+        for (std::size_t c = 0; c < c_; ++c)
+            apply_plane(c, eval_affine_[c], x + c * hw, y + c * hw, residual ? residual + c * hw : nullptr, hw, relu);
+    }
+    bool tracking_activation_max() const noexcept { return track_max_; }
 
     /// Activation clipping (the Clip-Act / Ranger baseline of fault campaigns): with a limit
     /// >= 0, the fused ReLU epilogue outputs min(relu(.), limit), and NaN becomes 0. A negative
@@ -205,6 +214,29 @@ public:
     }
 
 private:
+    struct Affine {
+        T scale, shift;
+    };
+    Affine affine(std::size_t c, double mean, double invstd) const {
+        return {static_cast<T>(weight_[c] * invstd), static_cast<T>(bias_[c] - mean * weight_[c] * invstd)};
+    }
+    // One H x W plane of channel c: q = p * scale + shift (+ r), then the optional ReLU
+    // epilogue (Clip-Act limit, maximum tracking).
+    void apply_plane(std::size_t c, Affine a, const T* p, T* q, const T* r, std::size_t hw, bool relu) const {
+        const T scale = a.scale, shift = a.shift;
+        if (r) {
+            for (std::size_t j = 0; j < hw; ++j) q[j] = p[j] * scale + shift + r[j];
+        } else {
+            for (std::size_t j = 0; j < hw; ++j) q[j] = p[j] * scale + shift;
+        }
+        if (!relu) return;
+        for (std::size_t j = 0; j < hw; ++j) q[j] = relu_keep_nan(q[j]);
+        if (limit_ >= T(0))  // Clip-Act baseline: bound the activation, NaN -> 0
+            for (std::size_t j = 0; j < hw; ++j) q[j] = q[j] <= limit_ ? q[j] : (q[j] > limit_ ? limit_ : T(0));
+        if (track_max_)
+            for (std::size_t j = 0; j < hw; ++j) channel_max_[c] = std::max(channel_max_[c], q[j]);
+    }
+
     void check(const Shape& s) const {
         require_rank(s, 4, "BatchNorm2d");
         if (s[1] != c_)
@@ -216,7 +248,8 @@ private:
     Mode mode_ = Mode::train;
     T limit_ = T(-1);
     bool track_max_ = false;
-    Tensor<T> channel_max_;
+    mutable Tensor<T> channel_max_;  // written by apply_plane under forward's per-channel split
+    std::vector<Affine> eval_affine_;
     Tensor<T> weight_, bias_, running_mean_, running_var_, grad_weight_, grad_bias_, mean_, invstd_;
 };
 

@@ -6,6 +6,10 @@
 // is the same for any thread count. backward() writes d loss / d W_raw (through tau'),
 // d loss / d bias and d loss / d x. Workspaces are kept and reused between calls.
 // Call refresh_weights() after the raw weights change (optimizers and fault campaigns do).
+// Epilogues: forward and backward take an optional functor epi(n, T* image) that runs on each
+// output image (y[n] or dx[n]) right after it is computed, on the thread that computed it,
+// while the image is still in cache. Models fuse BN, ReLU masks and residual adds there
+// instead of streaming the whole batch through memory again.
 #pragma once
 
 #include <safnet/detail/gemm.hpp>
@@ -57,7 +61,13 @@ public:
         return Shape{in[0], o_.out_channels, out_size(in[2]), out_size(in[3])};
     }
 
-    void forward(const Tensor<T>& x, Tensor<T>& y) {
+    /// Called with (image index, image data): the default epilogue does nothing.
+    struct NoEpilogue {
+        void operator()(std::size_t, T*) const noexcept {}
+    };
+
+    template <class Epilogue = NoEpilogue>
+    void forward(const Tensor<T>& x, Tensor<T>& y, Epilogue&& epi = {}) {
         const profile::Scope scope(profile::Kind::conv_forward);
         y.resize(output_shape(x.shape()));
         const Geometry g = geometry(x.shape());
@@ -71,21 +81,43 @@ public:
                 multiply(weight_.effective().data(), o_.out_channels, g.ckk, col, g.ohw, out.data());
                 if (o_.bias)
                     for (std::size_t oc = 0; oc < o_.out_channels; ++oc) out.row(eigen_index(oc)).array() += bias_[oc];
+                epi(n, out.data());
             }
         });
     }
 
-    void backward(const Tensor<T>& x, const Tensor<T>& dy, Tensor<T>& dx) {
+    /// Weight (and bias) gradients, and dx = d loss / d x with epi(n, dx[n]) applied per image.
+    template <class Epilogue = NoEpilogue>
+    void backward(const Tensor<T>& x, const Tensor<T>& dy, Tensor<T>& dx, Epilogue&& epi = {}) {
+        dx.resize(x.shape());
+        backward_impl(x, dy, dx.data(), epi);
+    }
+    /// Weight (and bias) gradients only: for a first layer, whose input needs no gradient.
+    void backward_weights(const Tensor<T>& x, const Tensor<T>& dy) {
+        NoEpilogue none;
+        backward_impl(x, dy, nullptr, none);
+    }
+
+    template <class Visit>
+    void for_each_parameter(const std::string& prefix, Visit&& visit) {
+        visit(Parameter<T>{join_name(prefix, "weight"), &weight_.raw(), &grad_weight_, &weight_});
+        if (o_.bias) visit(Parameter<T>{join_name(prefix, "bias"), &bias_, &grad_bias_, nullptr});
+    }
+
+private:
+    template <class Epilogue>
+    void backward_impl(const Tensor<T>& x, const Tensor<T>& dy, T* dx, Epilogue& epi) {
         const profile::Scope scope(profile::Kind::conv_backward);
         const Geometry g = geometry(x.shape());
+        if (!(dy.shape() == output_shape(x.shape())))
+            throw Error("Conv2d: gradient " + dy.shape().str() + " does not match the output " + output_shape(x.shape()).str());
         prepare_workspaces(g);
-        profile::add_conv_flops(static_cast<std::int64_t>(4 * g.n * o_.out_channels * g.ckk * g.ohw));
-        dx.resize(x.shape());
+        profile::add_conv_flops(static_cast<std::int64_t>((dx ? 4 : 2) * g.n * o_.out_channels * g.ckk * g.ohw));
         const ConstMap w(weight_.effective().data(), eigen_index(o_.out_channels), eigen_index(g.ckk));
         // Stride 1: d loss / d x is the convolution of dy with the flipped, transposed kernel
         // (padding K-1-p): one GEMM into dx, no col2im scatter.
         const bool flipped = o_.stride == 1 && !is_pointwise() && 2 * o_.padding < o_.kernel + 1;
-        if (flipped) flip_weights();
+        if (flipped && dx) flip_weights();
         const std::size_t k = o_.kernel, okk = o_.out_channels * k * k;
         thread_pool().parallel_for(g.n, [&](std::size_t b, std::size_t e, std::size_t t) {
             Map dw(partial_dw_[t].data(), eigen_index(o_.out_channels), eigen_index(g.ckk));
@@ -99,7 +131,8 @@ public:
                     safnet::detail::gemm_nt_accumulate(o_.out_channels, g.ckk, g.ohw, dyn.data(), g.ohw, col, g.ohw, dw.data(), g.ckk);
                 else
                     dw.noalias() += dyn * ConstMap(col, eigen_index(g.ckk), eigen_index(g.ohw)).transpose();
-                Map dxn(dx.data() + n * g.in_image, eigen_index(g.c), eigen_index(g.h * g.w));
+                if (!dx) continue;
+                Map dxn(dx + n * g.in_image, eigen_index(g.c), eigen_index(g.h * g.w));
                 if (is_pointwise()) {
                     dxn.noalias() = w.transpose() * dyn;
                 } else if (flipped) {
@@ -109,8 +142,9 @@ public:
                 } else {
                     Map dcol(dcols_[t].data(), eigen_index(g.ckk), eigen_index(g.ohw));
                     dcol.noalias() = w.transpose() * dyn;
-                    col2im(dcols_[t].data(), g, dx.data() + n * g.in_image);
+                    col2im(dcols_[t].data(), g, dxn.data());
                 }
+                epi(n, dxn.data());
             }
         });
         // Reduce the per-thread partial gradients in a fixed order.
@@ -129,13 +163,6 @@ public:
         }
     }
 
-    template <class Visit>
-    void for_each_parameter(const std::string& prefix, Visit&& visit) {
-        visit(Parameter<T>{join_name(prefix, "weight"), &weight_.raw(), &grad_weight_, &weight_});
-        if (o_.bias) visit(Parameter<T>{join_name(prefix, "bias"), &bias_, &grad_bias_, nullptr});
-    }
-
-private:
     struct Geometry {
         std::size_t n, c, h, w, oh, ow, ohw, ckk, in_image, out_image;
     };

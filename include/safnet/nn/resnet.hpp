@@ -47,6 +47,10 @@ public:
     }
 
     void forward(const Tensor<T>& x, Tensor<T>& y, Mode mode) {
+        if (mode == Mode::eval && !bn1_.tracking_activation_max() && !bn2_.tracking_activation_max()) {
+            forward_eval_fused(x, y);
+            return;
+        }
         conv1_.forward(x, a1_);
         bn1_.forward(a1_, r1_, mode, nullptr, true);  // r1 = relu(bn1(a1)), fused
         conv2_.forward(r1_, a2_);
@@ -60,25 +64,42 @@ public:
             shortcut = &sb_;
         }
         bn2_.forward(a2_, y, mode, shortcut, true);  // y = relu(bn2(a2) + shortcut), fused
+        has_backward_state_ = true;
     }
 
     /// dx = d loss / d x given dy = d loss / d y (y, x as in the forward call).
     void backward(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& dy, Tensor<T>& dx) {
         ReLU<T>::backward(y, dy, dsum_);
-        bn2_.backward(a2_, dsum_, g1_);
-        conv2_.backward(r1_, g1_, g2_);
-        ReLU<T>::backward(r1_, g2_, g1_);
-        bn1_.backward(a1_, g1_, g2_);
-        conv1_.backward(x, g2_, dx);
+        backward_from_sum(x, dsum_, dx, false);
+    }
+
+    /// The chained form models use: dsum = d loss / d (bn2(a2) + shortcut), the gradient
+    /// before the block's final ReLU. With mask_input (x is itself a ReLU output, as inside a
+    /// ResNet), dx is multiplied by [x > 0]: it is then the previous block's dsum, and the
+    /// ReLU backward pass between blocks disappears into this block's conv1 epilogue. Every
+    /// per-image fix-up (ReLU masks, the shortcut's gradient) runs there, while the image is
+    /// in cache; the values are those of the unfused sequence, bit for bit.
+    void backward_from_sum(const Tensor<T>& x, const Tensor<T>& dsum, Tensor<T>& dx, bool mask_input) {
+        if (!has_backward_state_) throw Error("BasicBlock: backward() needs a train-mode forward() first");
+        const std::size_t in_image = x.size() / x.shape()[0], mid_image = r1_.size() / r1_.shape()[0];
+        bn2_.backward(a2_, dsum, g1_);
+        conv2_.backward(r1_, g1_, g2_, [&](std::size_t n, T* d) { mask_positive(r1_.data() + n * mid_image, d, mid_image); });
+        bn1_.backward(a1_, g2_, g1_);
         if (proj_conv_) {
-            proj_bn_->backward(sa_, dsum_, g1_);
-            proj_conv_->backward(x, g1_, g2_);
-            Add<T>::accumulate(dx, g2_, dx);
-        } else if (pad_) {
-            pad_backward_add(dsum_, dx);
-        } else {
-            Add<T>::accumulate(dx, dsum_, dx);
+            proj_bn_->backward(sa_, dsum, g2_);
+            proj_conv_->backward(x, g2_, proj_dx_);
         }
+        const std::size_t out_image = dsum.size() / dsum.shape()[0];
+        conv1_.backward(x, g1_, dx, [&](std::size_t n, T* d) {
+            if (proj_conv_) {
+                add_to(proj_dx_.data() + n * in_image, d, in_image);
+            } else if (pad_) {
+                pad_backward_add(dsum.data() + n * out_image, d, x.shape());
+            } else {
+                add_to(dsum.data() + n * in_image, d, in_image);
+            }
+            if (mask_input) mask_positive(x.data() + n * in_image, d, in_image);
+        });
     }
 
     template <class Visit>
@@ -124,14 +145,41 @@ private:
                     for (std::size_t j = 0; j < ow; ++j)
                         s[((n * out_ + c + lo) * oh + i) * ow + j] = x[((n * in_ + c) * is[2] + i * stride_) * is[3] + j * stride_];
     }
-    void pad_backward_add(const Tensor<T>& ds, Tensor<T>& dx) const {
-        const Shape& is = dx.shape();
-        const std::size_t oh = ds.shape()[2], ow = ds.shape()[3], lo = (out_ - in_) / 2;
-        for (std::size_t n = 0; n < is[0]; ++n)
-            for (std::size_t c = 0; c < in_; ++c)
-                for (std::size_t i = 0; i < oh; ++i)
-                    for (std::size_t j = 0; j < ow; ++j)
-                        dx[((n * in_ + c) * is[2] + i * stride_) * is[3] + j * stride_] += ds[((n * out_ + c + lo) * oh + i) * ow + j];
+    // One image: dx[c, i*s, j*s] += ds[c + lo, i, j] (dx of shape `is`, without the batch).
+    void pad_backward_add(const T* ds, T* dx, const Shape& is) const {
+        const std::size_t oh = (is[2] + stride_ - 1) / stride_, ow = (is[3] + stride_ - 1) / stride_, lo = (out_ - in_) / 2;
+        for (std::size_t c = 0; c < in_; ++c)
+            for (std::size_t i = 0; i < oh; ++i)
+                for (std::size_t j = 0; j < ow; ++j)
+                    dx[(c * is[2] + i * stride_) * is[3] + j * stride_] += ds[((c + lo) * oh + i) * ow + j];
+    }
+    static void add_to(const T* __restrict src, T* __restrict d, std::size_t n) {
+        for (std::size_t i = 0; i < n; ++i) d[i] = d[i] + src[i];
+    }
+    // ReLU backward in place: d = y > 0 ? d : 0 (NaN in y blocks the gradient, as ReLU<T>).
+    static void mask_positive(const T* __restrict y, T* __restrict d, std::size_t n) {
+        for (std::size_t i = 0; i < n; ++i) d[i] = y[i] > T(0) ? d[i] : T(0);
+    }
+
+    // Eval mode: each BN (+ residual + ReLU) runs in its conv's epilogue, in place, per image.
+    void forward_eval_fused(const Tensor<T>& x, Tensor<T>& y) {
+        has_backward_state_ = false;
+        const Shape mid = conv1_.output_shape(x.shape());
+        const std::size_t hw = mid[2] * mid[3], out_image = mid.elements() / mid[0];
+        bn1_.begin_eval_images();
+        bn2_.begin_eval_images();
+        conv1_.forward(x, r1_, [&](std::size_t, T* img) { bn1_.eval_image(img, img, nullptr, hw, true); });
+        const Tensor<T>* shortcut = &x;
+        if (proj_conv_) {
+            proj_bn_->begin_eval_images();
+            proj_conv_->forward(x, sb_, [&](std::size_t, T* img) { proj_bn_->eval_image(img, img, nullptr, hw, false); });
+            shortcut = &sb_;
+        } else if (pad_) {
+            pad_forward(x, sb_);
+            shortcut = &sb_;
+        }
+        const T* r = shortcut->data();
+        conv2_.forward(r1_, y, [&](std::size_t n, T* img) { bn2_.eval_image(img, img, r + n * out_image, hw, true); });
     }
 
     Conv2d<T> conv1_;
@@ -140,9 +188,9 @@ private:
     BatchNorm2d<T> bn2_;
     std::optional<Conv2d<T>> proj_conv_;
     std::optional<BatchNorm2d<T>> proj_bn_;
-    bool pad_ = false;
+    bool pad_ = false, has_backward_state_ = false;
     std::size_t in_, out_, stride_;
-    Tensor<T> a1_, r1_, a2_, sa_, sb_, dsum_, g1_, g2_;
+    Tensor<T> a1_, r1_, a2_, sa_, sb_, dsum_, g1_, g2_, proj_dx_;
 };
 
 struct ResNetOptions {
@@ -223,8 +271,16 @@ public:
         if (x.shape()[1] != options_.in_channels)
             throw Error("ResNet: input has " + std::to_string(x.shape()[1]) + " channels, model expects " +
                         std::to_string(options_.in_channels));
-        stem_->forward(x, stem_out_);
-        stem_bn_->forward(stem_out_, stem_relu_, mode, nullptr, true);
+        if (mode == Mode::eval && !stem_bn_->tracking_activation_max()) {  // BN + ReLU in the conv's epilogue
+            const Shape s = stem_->output_shape(x.shape());
+            const std::size_t hw = s[2] * s[3];
+            stem_bn_->begin_eval_images();
+            stem_->forward(x, stem_relu_, [&](std::size_t, T* img) { stem_bn_->eval_image(img, img, nullptr, hw, true); });
+        } else {
+            stem_->forward(x, stem_out_);
+            stem_bn_->forward(stem_out_, stem_relu_, mode, nullptr, true);
+        }
+        trained_forward_ = mode == Mode::train;
         const Tensor<T>* h = &stem_relu_;
         if (imagenet_) {
             pool_.forward(stem_relu_, pool_out_);
@@ -240,25 +296,36 @@ public:
         return logits_;
     }
 
-    /// Backpropagates d loss / d logits through the last forward(); fills every gradient.
-    void backward(const Tensor<T>& dlogits) {
+    /// Backpropagates d loss / d logits through the last forward() (which must have been in
+    /// train mode); fills every parameter gradient, and with want_input_grad also
+    /// d loss / d input (input_grad()), which training does not need.
+    void backward(const Tensor<T>& dlogits, bool want_input_grad = false) {
+        if (!trained_forward_) throw Error("ResNet: backward() needs a train-mode forward() first");
         fc_->backward(gap_, dlogits, dgap_);
-        const Tensor<T>& last = blocks_.empty() ? block_input(0) : outs_.back();
-        GlobalAvgPool<T>::backward(last, dgap_, da_);
+        GlobalAvgPool<T>::backward(outs_.back(), dgap_, da_);
+        // Every block input is a ReLU output: the ReLU backward pass between blocks runs in
+        // each block's conv1 epilogue (backward_from_sum with mask_input), so da_ holds the
+        // gradient before a ReLU from here on.
+        ReLU<T>::backward(outs_.back(), da_, db_);
+        std::swap(da_, db_);
         for (std::size_t i = blocks_.size(); i-- > 0;) {
-            blocks_[i].backward(block_input(i), outs_[i], da_, db_);
+            blocks_[i].backward_from_sum(block_input(i), da_, db_, true);
             std::swap(da_, db_);
         }
-        if (imagenet_) {
-            pool_.backward(stem_relu_, da_, db_);
+        if (imagenet_) {  // masking before the max pool equals ReLU backward after it: a pooled
+            pool_.backward(stem_relu_, da_, db_);  // value is positive iff its argmax input is
             std::swap(da_, db_);
         }
-        ReLU<T>::backward(stem_relu_, da_, db_);
-        stem_bn_->backward(stem_out_, db_, da_);
-        stem_->backward(*input_, da_, dinput_);
+        stem_bn_->backward(stem_out_, da_, db_);
+        if (want_input_grad) {
+            stem_->backward(*input_, db_, dinput_);
+        } else {
+            stem_->backward_weights(*input_, db_);
+            dinput_.resize(Shape{0});
+        }
     }
 
-    /// Gradient with respect to the input of the last forward/backward.
+    /// Gradient with respect to the input of the last backward(..., true); empty otherwise.
     const Tensor<T>& input_grad() const noexcept { return dinput_; }
 
     template <class Visit>
@@ -319,6 +386,7 @@ private:
     std::vector<std::string> names_;
     std::optional<Linear<T>> fc_;
     const Tensor<T>* input_ = nullptr;
+    bool trained_forward_ = false;
     Tensor<T> stem_out_, stem_relu_, pool_out_, gap_, logits_, dgap_, da_, db_, dinput_;
     std::vector<Tensor<T>> outs_;
     std::vector<Parameter<T>> params_;
