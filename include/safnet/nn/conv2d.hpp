@@ -12,6 +12,7 @@
 // instead of streaming the whole batch through memory again.
 #pragma once
 
+#include <safnet/detail/direct_conv.hpp>
 #include <safnet/detail/gemm.hpp>
 #include <safnet/detail/profile.hpp>
 #include <safnet/detail/thread_pool.hpp>
@@ -19,9 +20,15 @@
 
 #include <Eigen/Core>
 
+#include <cstring>
 #include <vector>
 
 namespace safnet::nn {
+
+/// How a convolution computes: `automatic` picks the direct kernel (detail/direct_conv.hpp)
+/// for stride-1 layers whose rows fill most of a SIMD vector, im2col + GEMM otherwise. Both
+/// give the same bits; the choice is exposed so that tests can compare them.
+enum class ConvAlgorithm { automatic, gemm, direct };
 
 struct Conv2dOptions {
     std::size_t in_channels = 0, out_channels = 0, kernel = 3, stride = 1, padding = 0;
@@ -50,6 +57,7 @@ public:
     SafWeight<T>& weight() noexcept { return weight_; }
     Tensor<T>& bias() noexcept { return bias_; }
     void refresh_weights() { weight_.refresh(); }
+    void set_algorithm(ConvAlgorithm a) noexcept { algorithm_ = a; }
 
     Shape output_shape(const Shape& in) const {
         require_rank(in, 4, "Conv2d");
@@ -73,12 +81,21 @@ public:
         const Geometry g = geometry(x.shape());
         prepare_workspaces(g);
         profile::add_conv_flops(static_cast<std::int64_t>(2 * g.n * o_.out_channels * g.ckk * g.ohw));
-        const ConstMap w(weight_.effective().data(), eigen_index(o_.out_channels), eigen_index(g.ckk));
+        const bool direct = use_direct(g.ow);
+        safnet::detail::DirectConvShape ds{};
+        if (direct) {
+            ds = safnet::detail::direct_conv_shape<T>(g.c, o_.out_channels, o_.kernel, g.oh, g.ow);
+            pack(weight_.effective().data(), o_.out_channels, g.c, packed_);
+        }
         thread_pool().parallel_for(g.n, [&](std::size_t b, std::size_t e, std::size_t t) {
             for (std::size_t n = b; n < e; ++n) {
-                const T* col = im2col(x.data() + n * g.in_image, g, cols_[t]);
                 Map out(y.data() + n * g.out_image, eigen_index(o_.out_channels), eigen_index(g.ohw));
-                multiply(weight_.effective().data(), o_.out_channels, g.ckk, col, g.ohw, out.data());
+                if (direct) {
+                    run_direct(ds, x.data() + n * g.in_image, g.h, g.w, o_.padding, out.data(), t);
+                } else {
+                    const T* col = im2col(x.data() + n * g.in_image, g, cols_[t]);
+                    multiply(weight_.effective().data(), o_.out_channels, g.ckk, col, g.ohw, out.data());
+                }
                 if (o_.bias)
                     for (std::size_t oc = 0; oc < o_.out_channels; ++oc) out.row(eigen_index(oc)).array() += bias_[oc];
                 epi(n, out.data());
@@ -118,6 +135,12 @@ private:
         // (padding K-1-p): one GEMM into dx, no col2im scatter.
         const bool flipped = o_.stride == 1 && !is_pointwise() && 2 * o_.padding < o_.kernel + 1;
         if (flipped && dx) flip_weights();
+        const bool direct_dx = flipped && dx && use_direct(g.w);
+        safnet::detail::DirectConvShape dds{};
+        if (direct_dx) {
+            dds = safnet::detail::direct_conv_shape<T>(o_.out_channels, g.c, o_.kernel, g.h, g.w);
+            pack(flipped_.data(), g.c, o_.out_channels, packed_);
+        }
         const std::size_t k = o_.kernel, okk = o_.out_channels * k * k;
         thread_pool().parallel_for(g.n, [&](std::size_t b, std::size_t e, std::size_t t) {
             Map dw(partial_dw_[t].data(), eigen_index(o_.out_channels), eigen_index(g.ckk));
@@ -135,6 +158,8 @@ private:
                 Map dxn(dx + n * g.in_image, eigen_index(g.c), eigen_index(g.h * g.w));
                 if (is_pointwise()) {
                     dxn.noalias() = w.transpose() * dyn;
+                } else if (direct_dx) {
+                    run_direct(dds, dy.data() + n * g.out_image, g.oh, g.ow, k - 1 - o_.padding, dxn.data(), t);
                 } else if (flipped) {
                     unfold(dy.data() + n * g.out_image, o_.out_channels, g.oh, g.ow, k, 1, k - 1 - o_.padding, g.h, g.w,
                            dcols_[t].data());
@@ -202,16 +227,51 @@ private:
                         flipped_[c * c_out * k * k + (o * k + a) * k + b] = w[((o * c_in + c) * k + (k - 1 - a)) * k + (k - 1 - b)];
     }
 
+    // The direct kernel stores whole vectors: worth it when a row fills 3/4 of one or more.
+    bool use_direct(std::size_t out_width) const noexcept {
+        if (algorithm_ == ConvAlgorithm::gemm || o_.stride != 1 || is_pointwise() || o_.padding >= o_.kernel) return false;
+        constexpr std::size_t S = xsimd::batch<T>::size;
+        return algorithm_ == ConvAlgorithm::direct || out_width % S == 0 || 4 * out_width >= 3 * S;
+    }
+
+    void pack(const T* w, std::size_t out_channels, std::size_t channels, Tensor<T>& packed) const {
+        constexpr std::size_t MR = safnet::detail::direct_conv_mr;
+        packed.resize(Shape{(out_channels + MR - 1) / MR * MR * channels * o_.kernel * o_.kernel});
+        safnet::detail::pack_direct_weights<MR>(w, out_channels, channels, o_.kernel, packed.data());
+    }
+
+    // One image through the direct kernel: pad its input (h x w planes) into thread t's
+    // buffer, convolve; rows that are not whole vectors go through a scratch plane first.
+    void run_direct(const safnet::detail::DirectConvShape& s, const T* in, std::size_t h, std::size_t w, std::size_t pad,
+                    T* out, std::size_t t) {
+        constexpr std::size_t S = xsimd::batch<T>::size;
+        Tensor<T>& xp = pads_[t];
+        xp.resize(Shape{s.channels * s.hp * s.wp});
+        safnet::detail::pad_image(in, h, w, pad, s, xp.data());
+        if (s.ow % S == 0) {
+            safnet::detail::direct_conv(s, packed_.data(), xp.data(), out, s.ow);
+            return;
+        }
+        const std::size_t ld = s.vectors * S;
+        Tensor<T>& wide = wide_out_[t];
+        wide.resize(Shape{s.out_channels * s.oh * ld});
+        safnet::detail::direct_conv(s, packed_.data(), xp.data(), wide.data(), ld);
+        for (std::size_t r = 0; r < s.out_channels * s.oh; ++r) std::memcpy(out + r * s.ow, wide.data() + r * ld, s.ow * sizeof(T));
+    }
+
     bool is_pointwise() const noexcept { return o_.kernel == 1 && o_.stride == 1 && o_.padding == 0; }
 
     void prepare_workspaces(const Geometry& g) {
         const std::size_t threads = thread_pool().size();
         if (cols_.size() < threads) {
             cols_.resize(threads);
+            pads_.resize(threads);
+            wide_out_.resize(threads);
             dcols_.resize(threads);
             partial_dw_.resize(threads);
         }
         for (std::size_t t = 0; t < threads; ++t) {
+            // The im2col buffer: forward (GEMM path) and the weight gradient (always).
             if (!is_pointwise()) cols_[t].resize(Shape{g.ckk, g.ohw});
             dcols_[t].resize(Shape{std::max(g.ckk * g.ohw, o_.out_channels * o_.kernel * o_.kernel * g.h * g.w)});
             partial_dw_[t].resize(Shape{o_.out_channels, g.ckk});
@@ -283,7 +343,9 @@ private:
     Conv2dOptions o_;
     SafWeight<T> weight_;
     Tensor<T> bias_, grad_weight_, grad_bias_, grad_eff_, flipped_;
-    std::vector<Tensor<T>> cols_, dcols_, partial_dw_;
+    ConvAlgorithm algorithm_ = ConvAlgorithm::automatic;
+    Tensor<T> packed_;
+    std::vector<Tensor<T>> cols_, dcols_, partial_dw_, pads_, wide_out_;
 };
 
 }  // namespace safnet::nn

@@ -1,0 +1,105 @@
+// The direct stride-1 convolution (detail/direct_conv.hpp) against im2col + GEMM: the same
+// operations in the same order, so outputs and gradients must agree bit for bit, on shapes
+// that exercise every edge: partial vectors (widths 7, 13, 14, 28, 33), output channels that
+// are not a multiple of the register tile, row counts that leave remainders, kernels 3 and 5,
+// paddings 0 to k - 1, and a bias. (Bit for bit where the GEMM path uses its own kernel.)
+#include <catch2/catch.hpp>
+
+#include <safnet/nn/conv2d.hpp>
+
+#include <bit>
+#include <cmath>
+#include <random>
+
+using namespace safnet::nn;
+
+namespace {
+
+template <class T>
+void fill(Tensor<T>& t, std::mt19937_64& rng) {
+    std::uniform_real_distribution<double> u(-1, 1);
+    for (auto& v : t.span()) v = static_cast<T>(u(rng));
+}
+
+template <class T>
+void require_same_bits(const Tensor<T>& a, const Tensor<T>& b, const char* what) {
+    INFO(what);
+    REQUIRE(a.shape() == b.shape());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (std::bit_cast<std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>(a[i]) !=
+            std::bit_cast<std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>>(b[i])) {
+            FAIL(what << ": element " << i << " differs: " << a[i] << " vs " << b[i]);
+        }
+    }
+}
+
+// Where the GEMM path hands a product to Eigen (whose summation order
+// is its own), the two agree to rounding only.
+template <class T>
+void require_close(const Tensor<T>& a, const Tensor<T>& b, const char* what) {
+    INFO(what);
+    REQUIRE(a.shape() == b.shape());
+    const double tol = sizeof(T) == 4 ? 1e-5 : 1e-13;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (std::abs(double(a[i]) - double(b[i])) > tol * (1 + std::abs(double(a[i]))))
+            FAIL(what << ": element " << i << " differs: " << a[i] << " vs " << b[i]);
+}
+
+struct Case {
+    std::size_t c, o, k, p, h, w;
+    bool bias;
+};
+
+template <class T>
+void compare_algorithms(const Case& cs) {
+    CAPTURE(cs.c, cs.o, cs.k, cs.p, cs.h, cs.w, cs.bias, sizeof(T));
+    std::mt19937_64 rng(cs.c * 1000 + cs.o * 100 + cs.w);
+    const Conv2dOptions opt{cs.c, cs.o, cs.k, 1, cs.p, cs.bias};
+    Conv2d<T> gemm(opt, safnet::Tanh{}), direct(opt, safnet::Tanh{});
+    fill(gemm.weight().raw(), rng);
+    direct.weight().raw() = gemm.weight().raw();
+    if (cs.bias) {
+        fill(gemm.bias(), rng);
+        direct.bias() = gemm.bias();
+    }
+    gemm.refresh_weights();
+    direct.refresh_weights();
+    gemm.set_algorithm(ConvAlgorithm::gemm);
+    direct.set_algorithm(ConvAlgorithm::direct);
+    Tensor<T> x(Shape{3, cs.c, cs.h, cs.w});
+    fill(x, rng);
+    Tensor<T> ya, yb, dxa, dxb;
+    gemm.forward(x, ya);
+    direct.forward(x, yb);
+    // Conv2d's rule for its own GEMM kernel: at least 8 rows and whole vectors or long rows.
+    const auto own_gemm = [](std::size_t rows, std::size_t n) {
+        return rows >= 8 && (n % xsimd::batch<T>::size == 0 || n >= 128);
+    };
+    const std::size_t ohw = ya.shape()[2] * ya.shape()[3];
+    if (own_gemm(cs.o, ohw)) require_same_bits(ya, yb, "forward"); else require_close(ya, yb, "forward");
+    Tensor<T> dy(ya.shape());
+    fill(dy, rng);
+    gemm.backward(x, dy, dxa);
+    direct.backward(x, dy, dxb);
+    if (own_gemm(cs.c, cs.h * cs.w)) require_same_bits(dxa, dxb, "input gradient"); else require_close(dxa, dxb, "input gradient");
+    std::vector<Tensor<T>> grads;
+    for (auto* conv : {&gemm, &direct})
+        conv->for_each_parameter("", [&](const Parameter<T>& p) { grads.push_back(*p.grad); });
+    for (std::size_t i = 0; i < grads.size() / 2; ++i) require_same_bits(grads[i], grads[i + grads.size() / 2], "parameter gradient");
+}
+
+const Case kCases[] = {
+    {16, 16, 3, 1, 32, 32, false}, {3, 16, 3, 1, 32, 32, false}, {1, 16, 3, 1, 28, 28, false}, {32, 32, 3, 1, 16, 16, false},
+    {16, 16, 3, 1, 14, 14, false}, {8, 8, 3, 1, 7, 7, false},    {5, 6, 3, 1, 9, 13, true},    {4, 3, 3, 0, 11, 33, true},
+    {3, 7, 5, 2, 10, 17, false},   {2, 5, 5, 1, 12, 20, true},   {6, 9, 3, 2, 8, 8, false},
+};
+
+}  // namespace
+
+TEST_CASE("direct convolution equals im2col + GEMM bit for bit (float)", "[nn][conv]") {
+    for (const Case& c : kCases) compare_algorithms<float>(c);
+}
+
+TEST_CASE("direct convolution equals im2col + GEMM bit for bit (double)", "[nn][conv]") {
+    for (const Case& c : kCases) compare_algorithms<double>(c);
+}
