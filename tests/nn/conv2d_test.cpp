@@ -45,16 +45,30 @@ void require_close(const Tensor<T>& a, const Tensor<T>& b, const char* what) {
             FAIL(what << ": element " << i << " differs: " << a[i] << " vs " << b[i]);
 }
 
+// Sums of thousands of terms in different orders: the error bound scales with the largest
+// gradient element, not with each (possibly cancelled) element.
+template <class T>
+void require_close_to_scale(const Tensor<T>& a, const Tensor<T>& b, const char* what) {
+    INFO(what);
+    REQUIRE(a.shape() == b.shape());
+    double scale = 1;
+    for (std::size_t i = 0; i < b.size(); ++i) scale = std::max(scale, std::abs(double(b[i])));
+    const double tol = (sizeof(T) == 4 ? 1e-5 : 1e-13) * scale;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (std::abs(double(a[i]) - double(b[i])) > tol) FAIL(what << ": element " << i << " differs: " << a[i] << " vs " << b[i]);
+}
+
 struct Case {
     std::size_t c, o, k, p, h, w;
     bool bias;
+    std::size_t stride = 1;  // stride 2: the weight gradient still runs direct
 };
 
 template <class T>
 void compare_algorithms(const Case& cs) {
-    CAPTURE(cs.c, cs.o, cs.k, cs.p, cs.h, cs.w, cs.bias, sizeof(T));
+    CAPTURE(cs.c, cs.o, cs.k, cs.p, cs.h, cs.w, cs.bias, cs.stride, sizeof(T));
     std::mt19937_64 rng(cs.c * 1000 + cs.o * 100 + cs.w);
-    const Conv2dOptions opt{cs.c, cs.o, cs.k, 1, cs.p, cs.bias};
+    const Conv2dOptions opt{cs.c, cs.o, cs.k, cs.stride, cs.p, cs.bias};
     Conv2d<T> gemm(opt, safnet::Tanh{}), direct(opt, safnet::Tanh{});
     fill(gemm.weight().raw(), rng);
     direct.weight().raw() = gemm.weight().raw();
@@ -85,21 +99,23 @@ void compare_algorithms(const Case& cs) {
     std::vector<Tensor<T>> grads;
     for (auto* conv : {&gemm, &direct})
         conv->for_each_parameter("", [&](const Parameter<T>& p) { grads.push_back(*p.grad); });
-    for (std::size_t i = 0; i < grads.size() / 2; ++i) require_same_bits(grads[i], grads[i + grads.size() / 2], "parameter gradient");
+    // The direct weight gradient sums in its own order (pixel-major, per thread): to rounding.
+    for (std::size_t i = 0; i < grads.size() / 2; ++i) require_close_to_scale(grads[i], grads[i + grads.size() / 2], "parameter gradient");
 }
 
 const Case kCases[] = {
     {16, 16, 3, 1, 32, 32, false}, {3, 16, 3, 1, 32, 32, false}, {1, 16, 3, 1, 28, 28, false}, {32, 32, 3, 1, 16, 16, false},
     {16, 16, 3, 1, 14, 14, false}, {8, 8, 3, 1, 7, 7, false},    {5, 6, 3, 1, 9, 13, true},    {4, 3, 3, 0, 11, 33, true},
     {3, 7, 5, 2, 10, 17, false},   {2, 5, 5, 1, 12, 20, true},   {6, 9, 3, 2, 8, 8, false},
+    {16, 32, 3, 1, 32, 32, false, 2}, {3, 8, 7, 3, 33, 31, true, 2},  {5, 4, 1, 0, 9, 9, false, 2},
 };
 
 }  // namespace
 
-TEST_CASE("direct convolution equals im2col + GEMM bit for bit (float)", "[nn][conv]") {
+TEST_CASE("direct convolution equals im2col + GEMM (float)", "[nn][conv]") {
     for (const Case& c : kCases) compare_algorithms<float>(c);
 }
 
-TEST_CASE("direct convolution equals im2col + GEMM bit for bit (double)", "[nn][conv]") {
+TEST_CASE("direct convolution equals im2col + GEMM (double)", "[nn][conv]") {
     for (const Case& c : kCases) compare_algorithms<double>(c);
 }

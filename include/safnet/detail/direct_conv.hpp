@@ -35,23 +35,23 @@ DirectConvShape direct_conv_shape(std::size_t channels, std::size_t out_channels
     return {channels, out_channels, k, oh, ow, oh + k - 1, vectors * S + k - 1, vectors};
 }
 
-/// Copies one image (channels x h x w) into the padded buffer, `pad` zeros on the top and
-/// left, zeros everywhere else outside the image. Every element of the buffer is written.
+/// Copies one image (channels x h x w) into a padded buffer of channels x hp x wp, `pad`
+/// zeros on the top and left, zeros everywhere else outside the image (clipped to the
+/// buffer). Every element of the buffer is written.
 template <class T>
-void pad_image(const T* x, std::size_t h, std::size_t w, std::size_t pad, const DirectConvShape& s, T* xp) {
-    for (std::size_t c = 0; c < s.channels; ++c)
-        for (std::size_t r = 0; r < s.hp; ++r) {
-            T* row = xp + (c * s.hp + r) * s.wp;
+void pad_image(const T* x, std::size_t channels, std::size_t h, std::size_t w, std::size_t pad, std::size_t hp,
+               std::size_t wp, T* xp) {
+    for (std::size_t c = 0; c < channels; ++c)
+        for (std::size_t r = 0; r < hp; ++r) {
+            T* row = xp + (c * hp + r) * wp;
             if (r < pad || r - pad >= h) {
-                std::fill(row, row + s.wp, T(0));
+                std::fill(row, row + wp, T(0));
                 continue;
             }
-            // Columns [pad, pad + w) hold the image, clipped to the buffer: a padding larger
-            // than k - 1 (never in practice) would push the image past the last read.
-            const std::size_t first = std::min(pad, s.wp), count = std::min(w, s.wp - first);
+            const std::size_t first = std::min(pad, wp), count = std::min(w, wp - first);
             std::fill(row, row + first, T(0));
             std::memcpy(row + first, x + (c * h + (r - pad)) * w, count * sizeof(T));
-            std::fill(row + first + count, row + s.wp, T(0));
+            std::fill(row + first + count, row + wp, T(0));
         }
 }
 
@@ -129,6 +129,65 @@ void direct_conv(const DirectConvShape& s, const T* wpack, const T* xp, T* out, 
         for (; v + 2 <= s.vectors; v += 2) direct_conv_block<MR, 2>(s, wb, xp, v, ob, ld_out, m_valid);
         for (; v < s.vectors; ++v) direct_conv_block<MR, 1>(s, wb, xp, v, ob, ld_out, m_valid);
     }
+}
+
+}  // namespace safnet::detail
+
+namespace safnet::detail {
+
+/// The weight gradient of a convolution (any stride) for one image, without im2col:
+///   dWt[tap][o] += sum over output pixels p of xp[tap's input element at p] * dyt[p][o]
+/// where tap = (c, ky, kx), xp is the zero-padded input (pad_image) and dyt the output
+/// gradient transposed to pixel-major rows of `o_padded` channels (zero beyond out_channels).
+/// Accumulating into dWt (taps x o_padded) lets a thread sum its images in place. A register
+/// tile holds MR taps x NV vectors of output channels; per pixel it loads NV vectors of dyt and
+/// broadcasts MR input values, each addressed as tap offset + pixel offset.
+struct WgradShape {
+    std::size_t taps, o_padded, stride, oh, ow, wp;
+};
+
+template <std::size_t MR, std::size_t NV, class T>
+inline void wgrad_tile(const WgradShape& s, const std::size_t* offsets, const T* xp, const T* dyt, T* dwt) {
+    using B = xsimd::batch<T>;
+    constexpr std::size_t S = B::size;
+    B acc[MR][NV];
+    for (std::size_t r = 0; r < MR; ++r)
+        for (std::size_t v = 0; v < NV; ++v) acc[r][v] = B::load_unaligned(dwt + r * s.o_padded + v * S);
+    const T* base[MR];
+    for (std::size_t r = 0; r < MR; ++r) base[r] = xp + offsets[r];
+    for (std::size_t y = 0; y < s.oh; ++y) {
+        const std::size_t row = y * s.stride * s.wp;
+        for (std::size_t x = 0; x < s.ow; ++x, dyt += s.o_padded) {
+            const std::size_t at = row + x * s.stride;
+            B d[NV];
+            for (std::size_t v = 0; v < NV; ++v) d[v] = B::load_unaligned(dyt + v * S);
+            for (std::size_t r = 0; r < MR; ++r) {
+                const B a(base[r][at]);
+                for (std::size_t v = 0; v < NV; ++v) acc[r][v] = xsimd::fma(a, d[v], acc[r][v]);
+            }
+        }
+    }
+    for (std::size_t r = 0; r < MR; ++r)
+        for (std::size_t v = 0; v < NV; ++v) acc[r][v].store_unaligned(dwt + r * s.o_padded + v * S);
+}
+
+template <std::size_t MR, std::size_t NV, class T>
+inline void wgrad_columns(const WgradShape& s, const std::size_t* offsets, const T* xp, const T* dyt, T* dwt) {
+    std::size_t t = 0;
+    for (; t + MR <= s.taps; t += MR) wgrad_tile<MR, NV>(s, offsets + t, xp, dyt, dwt + t * s.o_padded);
+    for (; t + 4 <= s.taps; t += 4) wgrad_tile<4, NV>(s, offsets + t, xp, dyt, dwt + t * s.o_padded);
+    for (; t < s.taps; ++t) wgrad_tile<1, NV>(s, offsets + t, xp, dyt, dwt + t * s.o_padded);
+}
+
+/// dwt (taps x o_padded) += the image's weight gradient; `offsets[tap]` = c*hp*wp + ky*wp + kx.
+template <class T>
+void wgrad_accumulate(const WgradShape& s, const std::size_t* offsets, const T* xp, const T* dyt, T* dwt) {
+    constexpr std::size_t S = xsimd::batch<T>::size;
+    std::size_t v = 0;
+    const std::size_t vectors = s.o_padded / S;
+    for (; v + 4 <= vectors; v += 4) wgrad_columns<6, 4>(s, offsets, xp, dyt + v * S, dwt + v * S);
+    for (; v + 2 <= vectors; v += 2) wgrad_columns<12, 2>(s, offsets, xp, dyt + v * S, dwt + v * S);
+    for (; v < vectors; ++v) wgrad_columns<16, 1>(s, offsets, xp, dyt + v * S, dwt + v * S);
 }
 
 }  // namespace safnet::detail

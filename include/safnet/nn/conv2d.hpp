@@ -142,18 +142,29 @@ private:
             pack(flipped_.data(), g.c, o_.out_channels, packed_);
         }
         const std::size_t k = o_.kernel, okk = o_.out_channels * k * k;
+        const bool direct_dw = use_direct_weight_gradient();
+        const safnet::detail::WgradShape ws = wgrad_shape(g);
+        if (direct_dw) prepare_wgrad(g, ws);
         thread_pool().parallel_for(g.n, [&](std::size_t b, std::size_t e, std::size_t t) {
             Map dw(partial_dw_[t].data(), eigen_index(o_.out_channels), eigen_index(g.ckk));
-            dw.setZero();
+            if (direct_dw) {
+                std::fill(partial_dwt_[t].data(), partial_dwt_[t].data() + partial_dwt_[t].size(), T(0));
+            } else {
+                dw.setZero();
+            }
             for (std::size_t n = b; n < e; ++n) {
                 const ConstMap dyn(dy.data() + n * g.out_image, eigen_index(o_.out_channels), eigen_index(g.ohw));
-                const T* col = im2col(x.data() + n * g.in_image, g, cols_[t]);
-                // Long pixel rows: the lane-wise dot-product kernel; short ones (its final
-                // reductions would dominate): Eigen.
-                if (g.ohw >= 512)
-                    safnet::detail::gemm_nt_accumulate(o_.out_channels, g.ckk, g.ohw, dyn.data(), g.ohw, col, g.ohw, dw.data(), g.ckk);
-                else
-                    dw.noalias() += dyn * ConstMap(col, eigen_index(g.ckk), eigen_index(g.ohw)).transpose();
+                if (direct_dw) {
+                    accumulate_direct_wgrad(g, ws, x.data() + n * g.in_image, dyn.data(), t);
+                } else {
+                    const T* col = im2col(x.data() + n * g.in_image, g, cols_[t]);
+                    // Long pixel rows: the lane-wise dot-product kernel; short ones (its final
+                    // reductions would dominate): Eigen.
+                    if (g.ohw >= 512)
+                        safnet::detail::gemm_nt_accumulate(o_.out_channels, g.ckk, g.ohw, dyn.data(), g.ohw, col, g.ohw, dw.data(), g.ckk);
+                    else
+                        dw.noalias() += dyn * ConstMap(col, eigen_index(g.ckk), eigen_index(g.ohw)).transpose();
+                }
                 if (!dx) continue;
                 Map dxn(dx + n * g.in_image, eigen_index(g.c), eigen_index(g.h * g.w));
                 if (is_pointwise()) {
@@ -175,8 +186,15 @@ private:
         // Reduce the per-thread partial gradients in a fixed order.
         Map grad_eff(grad_eff_.data(), eigen_index(o_.out_channels), eigen_index(g.ckk));
         grad_eff.setZero();
-        for (std::size_t t = 0; t < used_threads(g.n); ++t)
-            grad_eff += Map(partial_dw_[t].data(), eigen_index(o_.out_channels), eigen_index(g.ckk));
+        for (std::size_t t = 0; t < used_threads(g.n); ++t) {
+            if (direct_dw) {  // partial_dwt_ is transposed (taps x padded output channels)
+                const T* p = partial_dwt_[t].data();
+                for (std::size_t tap = 0; tap < g.ckk; ++tap)
+                    for (std::size_t oc = 0; oc < o_.out_channels; ++oc) grad_eff(eigen_index(oc), eigen_index(tap)) += p[tap * ws.o_padded + oc];
+            } else {
+                grad_eff += Map(partial_dw_[t].data(), eigen_index(o_.out_channels), eigen_index(g.ckk));
+            }
+        }
         weight_.backward(grad_eff_.span(), grad_weight_.span());
         if (o_.bias) {
             for (std::size_t oc = 0; oc < o_.out_channels; ++oc) {
@@ -247,7 +265,7 @@ private:
         constexpr std::size_t S = xsimd::batch<T>::size;
         Tensor<T>& xp = pads_[t];
         xp.resize(Shape{s.channels * s.hp * s.wp});
-        safnet::detail::pad_image(in, h, w, pad, s, xp.data());
+        safnet::detail::pad_image(in, s.channels, h, w, pad, s.hp, s.wp, xp.data());
         if (s.ow % S == 0) {
             safnet::detail::direct_conv(s, packed_.data(), xp.data(), out, s.ow);
             return;
@@ -257,6 +275,52 @@ private:
         wide.resize(Shape{s.out_channels * s.oh * ld});
         safnet::detail::direct_conv(s, packed_.data(), xp.data(), wide.data(), ld);
         for (std::size_t r = 0; r < s.out_channels * s.oh; ++r) std::memcpy(out + r * s.ow, wide.data() + r * ld, s.ow * sizeof(T));
+    }
+
+    // The weight gradient straight from a padded input (any stride): everywhere but the
+    // forced GEMM path and 1x1 stride-1 layers (which read x as is, without im2col anyway).
+    bool use_direct_weight_gradient() const noexcept {
+        return algorithm_ != ConvAlgorithm::gemm && !is_pointwise() && o_.padding < o_.kernel;
+    }
+
+    safnet::detail::WgradShape wgrad_shape(const Geometry& g) const {
+        constexpr std::size_t S = xsimd::batch<T>::size;
+        const std::size_t o_padded = (o_.out_channels + S - 1) / S * S;
+        return {g.ckk, o_padded, o_.stride, g.oh, g.ow, (g.ow - 1) * o_.stride + o_.kernel};
+    }
+    std::size_t wgrad_rows(const Geometry& g) const { return (g.oh - 1) * o_.stride + o_.kernel; }
+
+    void prepare_wgrad(const Geometry& g, const safnet::detail::WgradShape& ws) {
+        const std::size_t k = o_.kernel, hp = wgrad_rows(g);
+        tap_offsets_.resize(g.ckk);
+        for (std::size_t c = 0; c < g.c; ++c)
+            for (std::size_t ky = 0; ky < k; ++ky)
+                for (std::size_t kx = 0; kx < k; ++kx) tap_offsets_[(c * k + ky) * k + kx] = (c * hp + ky) * ws.wp + kx;
+        const std::size_t threads = thread_pool().size();
+        if (partial_dwt_.size() < threads) {
+            partial_dwt_.resize(threads);
+            dyt_.resize(threads);
+        }
+        for (std::size_t t = 0; t < threads; ++t) {
+            partial_dwt_[t].resize(Shape{g.ckk * ws.o_padded});
+            dyt_[t].resize(Shape{g.ohw * ws.o_padded});
+        }
+    }
+
+    // One image's weight gradient into thread t's transposed partial sum: pad x, transpose dy
+    // to pixel-major rows (zero beyond the real output channels), accumulate.
+    void accumulate_direct_wgrad(const Geometry& g, const safnet::detail::WgradShape& ws, const T* x, const T* dyn,
+                                 std::size_t t) {
+        Tensor<T>& xp = pads_[t];
+        const std::size_t hp = wgrad_rows(g);
+        xp.resize(Shape{g.c * hp * ws.wp});
+        safnet::detail::pad_image(x, g.c, g.h, g.w, o_.padding, hp, ws.wp, xp.data());
+        T* dyt = dyt_[t].data();
+        for (std::size_t p = 0; p < g.ohw; ++p) {
+            for (std::size_t oc = 0; oc < o_.out_channels; ++oc) dyt[p * ws.o_padded + oc] = dyn[oc * g.ohw + p];
+            for (std::size_t oc = o_.out_channels; oc < ws.o_padded; ++oc) dyt[p * ws.o_padded + oc] = T(0);
+        }
+        safnet::detail::wgrad_accumulate(ws, tap_offsets_.data(), xp.data(), dyt, partial_dwt_[t].data());
     }
 
     bool is_pointwise() const noexcept { return o_.kernel == 1 && o_.stride == 1 && o_.padding == 0; }
@@ -345,7 +409,8 @@ private:
     Tensor<T> bias_, grad_weight_, grad_bias_, grad_eff_, flipped_;
     ConvAlgorithm algorithm_ = ConvAlgorithm::automatic;
     Tensor<T> packed_;
-    std::vector<Tensor<T>> cols_, dcols_, partial_dw_, pads_, wide_out_;
+    std::vector<Tensor<T>> cols_, dcols_, partial_dw_, pads_, wide_out_, partial_dwt_, dyt_;
+    std::vector<std::size_t> tap_offsets_;
 };
 
 }  // namespace safnet::nn
