@@ -21,29 +21,48 @@
 namespace safnet::detail {
 
 /// Geometry of a stride-1 convolution of one image, and of its padded input buffer.
+/// Row layout: output rows are computed `vectors` SIMD vectors at a time (the last possibly
+/// partial). Flat layout, for small planes (7x7, 8x8) whose rows fill little of a vector: each
+/// channel's padded plane is read as one long row, output position y * wp + x, so a vector
+/// spans several output rows; the kernel sees one row of length oh * wp, whose columns
+/// x >= ow are discarded when copying out.
 struct DirectConvShape {
-    std::size_t channels, out_channels, k, oh, ow;
-    std::size_t hp, wp;  // padded input: hp = oh + k - 1 rows of wp >= vectors * S + k - 1 floats
-    std::size_t vectors;  // output row width in vectors, the last one possibly partial
+    std::size_t channels, out_channels, k;
+    std::size_t oh, ow;      // the image's output
+    std::size_t rows;        // output rows the kernel computes: oh (row layout) or 1 (flat)
+    std::size_t vectors;     // vectors per kernel row
+    std::size_t hp, wp;      // padded input: hp = oh + k - 1 rows of wp floats
+    std::size_t plane;       // channel stride of the padded buffer (>= hp * wp; zero tail)
+    bool flat;
+    /// Fraction of the computed lanes that are real outputs.
+    double efficiency() const noexcept { return double(oh * ow) / double(rows * vectors * lanes); }
+    std::size_t lanes;
 };
 
 template <class T>
 DirectConvShape direct_conv_shape(std::size_t channels, std::size_t out_channels, std::size_t k, std::size_t oh,
                                   std::size_t ow) {
     constexpr std::size_t S = xsimd::batch<T>::size;
-    const std::size_t vectors = (ow + S - 1) / S;
-    return {channels, out_channels, k, oh, ow, oh + k - 1, vectors * S + k - 1, vectors};
+    const std::size_t hp = oh + k - 1;
+    const std::size_t row_vectors = (ow + S - 1) / S, row_wp = row_vectors * S + k - 1;
+    DirectConvShape row{channels, out_channels, k, oh, ow, oh, row_vectors, hp, row_wp, hp * row_wp, false, S};
+    const std::size_t flat_wp = ow + k - 1, flat_vectors = (oh * flat_wp + S - 1) / S;
+    // The last vector of the last tap reads up to (k-1)*wp + (k-1) + flat_vectors*S - 1.
+    const std::size_t flat_plane = std::max(hp * flat_wp, (k - 1) * flat_wp + k - 1 + flat_vectors * S);
+    DirectConvShape flat{channels, out_channels, k, oh, ow, 1, flat_vectors, hp, flat_wp, flat_plane, true, S};
+    return flat.efficiency() > row.efficiency() ? flat : row;
 }
 
-/// Copies one image (channels x h x w) into a padded buffer of channels x hp x wp, `pad`
-/// zeros on the top and left, zeros everywhere else outside the image (clipped to the
-/// buffer). Every element of the buffer is written.
+/// Copies one image (channels x h x w) into a padded buffer of `channels` planes `plane`
+/// apart, each hp rows of wp: `pad` zeros on the top and left, zeros everywhere else outside
+/// the image (clipped to the buffer) and in each plane's tail. Every element is written.
 template <class T>
 void pad_image(const T* x, std::size_t channels, std::size_t h, std::size_t w, std::size_t pad, std::size_t hp,
-               std::size_t wp, T* xp) {
-    for (std::size_t c = 0; c < channels; ++c)
+               std::size_t wp, std::size_t plane, T* xp) {
+    for (std::size_t c = 0; c < channels; ++c) {
+        T* p = xp + c * plane;
         for (std::size_t r = 0; r < hp; ++r) {
-            T* row = xp + (c * hp + r) * wp;
+            T* row = p + r * wp;
             if (r < pad || r - pad >= h) {
                 std::fill(row, row + wp, T(0));
                 continue;
@@ -53,6 +72,8 @@ void pad_image(const T* x, std::size_t channels, std::size_t h, std::size_t w, s
             std::memcpy(row + first, x + (c * h + (r - pad)) * w, count * sizeof(T));
             std::fill(row + first + count, row + wp, T(0));
         }
+        std::fill(p + hp * wp, p + plane, T(0));
+    }
 }
 
 /// Weights W[o][c][ky][kx] regrouped as [o / MR][c][ky][kx][MR] (output channels padded with
@@ -84,7 +105,7 @@ inline void direct_conv_tile(const DirectConvShape& s, const T* wpack, const T* 
             for (std::size_t v = 0; v < V; ++v) acc[m][r][v] = B(T(0));
     const std::size_t k = s.k;
     for (std::size_t c = 0; c < s.channels; ++c) {
-        const T* plane = xp + c * s.hp * s.wp + y0 * s.wp + v0 * S;
+        const T* plane = xp + c * s.plane + y0 * s.wp + v0 * S;
         for (std::size_t ky = 0; ky < k; ++ky)
             for (std::size_t kx = 0; kx < k; ++kx, wpack += MR) {
                 B wv[MR];
@@ -110,20 +131,21 @@ inline void direct_conv_block(const DirectConvShape& s, const T* wpack, const T*
                               std::size_t ld_out, std::size_t m_valid) {
     constexpr std::size_t R = V == 1 ? 3 : 1;
     std::size_t y = 0;
-    for (; y + R <= s.oh; y += R) direct_conv_tile<MR, R, V>(s, wpack, xp, y, v0, out, ld_out, s.oh, m_valid);
-    for (; y < s.oh; ++y) direct_conv_tile<MR, 1, V>(s, wpack, xp, y, v0, out, ld_out, s.oh, m_valid);
+    for (; y + R <= s.rows; y += R) direct_conv_tile<MR, R, V>(s, wpack, xp, y, v0, out, ld_out, s.rows, m_valid);
+    for (; y < s.rows; ++y) direct_conv_tile<MR, 1, V>(s, wpack, xp, y, v0, out, ld_out, s.rows, m_valid);
 }
 
 /// out[o][y][x] = sum over (c, ky, kx) of W[o][c][ky][kx] * xp[c][y + ky][x + kx], for one
 /// image: `wpack` from pack_direct_weights<direct_conv_mr>, `xp` from pad_image. `out` has
-/// out_channels planes of oh rows, `ld_out` >= vectors * S apart (whole vectors are stored).
+/// out_channels planes of s.rows rows, `ld_out` >= vectors * S apart (whole vectors are
+/// stored); in the flat layout, output (y, x) lands at column y * wp + x of its plane's row.
 template <class T>
 void direct_conv(const DirectConvShape& s, const T* wpack, const T* xp, T* out, std::size_t ld_out) {
     constexpr std::size_t MR = direct_conv_mr;
     const std::size_t taps = s.channels * s.k * s.k;
     for (std::size_t o = 0; o < s.out_channels; o += MR) {
         const T* wb = wpack + (o / MR) * taps * MR;
-        T* ob = out + o * s.oh * ld_out;
+        T* ob = out + o * s.rows * ld_out;
         const std::size_t m_valid = std::min(MR, s.out_channels - o);
         std::size_t v = 0;
         for (; v + 2 <= s.vectors; v += 2) direct_conv_block<MR, 2>(s, wb, xp, v, ob, ld_out, m_valid);

@@ -81,7 +81,7 @@ public:
         const Geometry g = geometry(x.shape());
         prepare_workspaces(g);
         profile::add_conv_flops(static_cast<std::int64_t>(2 * g.n * o_.out_channels * g.ckk * g.ohw));
-        const bool direct = use_direct(g.ow);
+        const bool direct = use_direct(g.c, o_.out_channels, g.oh, g.ow);
         safnet::detail::DirectConvShape ds{};
         if (direct) {
             ds = safnet::detail::direct_conv_shape<T>(g.c, o_.out_channels, o_.kernel, g.oh, g.ow);
@@ -135,7 +135,7 @@ private:
         // (padding K-1-p): one GEMM into dx, no col2im scatter.
         const bool flipped = o_.stride == 1 && !is_pointwise() && 2 * o_.padding < o_.kernel + 1;
         if (flipped && dx) flip_weights();
-        const bool direct_dx = flipped && dx && use_direct(g.w);
+        const bool direct_dx = flipped && dx && use_direct(o_.out_channels, g.c, g.h, g.w);
         safnet::detail::DirectConvShape dds{};
         if (direct_dx) {
             dds = safnet::detail::direct_conv_shape<T>(o_.out_channels, g.c, o_.kernel, g.h, g.w);
@@ -245,11 +245,12 @@ private:
                         flipped_[c * c_out * k * k + (o * k + a) * k + b] = w[((o * c_in + c) * k + (k - 1 - a)) * k + (k - 1 - b)];
     }
 
-    // The direct kernel stores whole vectors: worth it when a row fills 3/4 of one or more.
-    bool use_direct(std::size_t out_width) const noexcept {
+    // The direct kernel computes whole vectors: worth it when at least 3/4 of the lanes it
+    // computes are real outputs (row or flat layout, whichever fills more).
+    bool use_direct(std::size_t channels, std::size_t out_channels, std::size_t oh, std::size_t ow) const noexcept {
         if (algorithm_ == ConvAlgorithm::gemm || o_.stride != 1 || is_pointwise() || o_.padding >= o_.kernel) return false;
-        constexpr std::size_t S = xsimd::batch<T>::size;
-        return algorithm_ == ConvAlgorithm::direct || out_width % S == 0 || 4 * out_width >= 3 * S;
+        return algorithm_ == ConvAlgorithm::direct ||
+               safnet::detail::direct_conv_shape<T>(channels, out_channels, o_.kernel, oh, ow).efficiency() >= 0.75;
     }
 
     void pack(const T* w, std::size_t out_channels, std::size_t channels, Tensor<T>& packed) const {
@@ -259,22 +260,24 @@ private:
     }
 
     // One image through the direct kernel: pad its input (h x w planes) into thread t's
-    // buffer, convolve; rows that are not whole vectors go through a scratch plane first.
+    // buffer, convolve; unless rows are whole vectors, through a scratch buffer first.
     void run_direct(const safnet::detail::DirectConvShape& s, const T* in, std::size_t h, std::size_t w, std::size_t pad,
                     T* out, std::size_t t) {
         constexpr std::size_t S = xsimd::batch<T>::size;
         Tensor<T>& xp = pads_[t];
-        xp.resize(Shape{s.channels * s.hp * s.wp});
-        safnet::detail::pad_image(in, s.channels, h, w, pad, s.hp, s.wp, xp.data());
-        if (s.ow % S == 0) {
+        xp.resize(Shape{s.channels * s.plane});
+        safnet::detail::pad_image(in, s.channels, h, w, pad, s.hp, s.wp, s.plane, xp.data());
+        if (!s.flat && s.ow % S == 0) {
             safnet::detail::direct_conv(s, packed_.data(), xp.data(), out, s.ow);
             return;
         }
-        const std::size_t ld = s.vectors * S;
+        const std::size_t ld = s.vectors * S, row_stride = s.flat ? s.wp : ld;
         Tensor<T>& wide = wide_out_[t];
-        wide.resize(Shape{s.out_channels * s.oh * ld});
+        wide.resize(Shape{s.out_channels * s.rows * ld});
         safnet::detail::direct_conv(s, packed_.data(), xp.data(), wide.data(), ld);
-        for (std::size_t r = 0; r < s.out_channels * s.oh; ++r) std::memcpy(out + r * s.ow, wide.data() + r * ld, s.ow * sizeof(T));
+        for (std::size_t o = 0; o < s.out_channels; ++o)
+            for (std::size_t y = 0; y < s.oh; ++y)
+                std::memcpy(out + (o * s.oh + y) * s.ow, wide.data() + o * s.rows * ld + y * row_stride, s.ow * sizeof(T));
     }
 
     // The weight gradient straight from a padded input (any stride): everywhere but the
@@ -314,7 +317,7 @@ private:
         Tensor<T>& xp = pads_[t];
         const std::size_t hp = wgrad_rows(g);
         xp.resize(Shape{g.c * hp * ws.wp});
-        safnet::detail::pad_image(x, g.c, g.h, g.w, o_.padding, hp, ws.wp, xp.data());
+        safnet::detail::pad_image(x, g.c, g.h, g.w, o_.padding, hp, ws.wp, hp * ws.wp, xp.data());
         T* dyt = dyt_[t].data();
         for (std::size_t p = 0; p < g.ohw; ++p) {
             for (std::size_t oc = 0; oc < o_.out_channels; ++oc) dyt[p * ws.o_padded + oc] = dyn[oc * g.ohw + p];
