@@ -17,12 +17,29 @@
 #include <initializer_list>
 #include <memory>
 #include <new>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 #include <span>
 #include <string>
 
 namespace safnet::nn {
 
 inline constexpr std::size_t tensor_alignment = 64;
+
+namespace detail {
+// Buffers of 2 MiB or more (a batch's activations) are 2 MiB aligned and advised as huge pages
+// where the kernel does that only on request (THP "madvise" mode, Debian's default): a
+// training step streams ~100 MB of activations, and with 4 KiB pages TLB misses and page
+// faults (the kernel reclaims idle pages) took ~9 % of a step (measured with perf).
+inline constexpr std::size_t huge_page = std::size_t{2} << 20;
+inline std::size_t alignment_for(std::size_t bytes) noexcept { return bytes >= huge_page ? huge_page : tensor_alignment; }
+inline void advise_huge_pages([[maybe_unused]] void* p, [[maybe_unused]] std::size_t bytes) noexcept {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (bytes >= huge_page) ::madvise(p, bytes / huge_page * huge_page, MADV_HUGEPAGE);  // a hint: failure is harmless
+#endif
+}
+}  // namespace detail
 
 /// Row-major Eigen views over raw buffers, for the layers' GEMMs.
 template <class T>
@@ -88,7 +105,10 @@ public:
     void resize(Shape shape) {
         const std::size_t n = shape.elements();
         if (n > capacity_) {
-            buffer_.reset(static_cast<T*>(::operator new[](n * sizeof(T), std::align_val_t{tensor_alignment})));
+            const std::size_t bytes = n * sizeof(T), align = detail::alignment_for(bytes);
+            buffer_ = std::unique_ptr<T[], AlignedDelete>(static_cast<T*>(::operator new[](bytes, std::align_val_t{align})),
+                                                          AlignedDelete{align});
+            detail::advise_huge_pages(buffer_.get(), bytes);
             capacity_ = n;
         }
         shape_ = shape;
@@ -118,7 +138,8 @@ public:
 
 private:
     struct AlignedDelete {
-        void operator()(T* p) const noexcept { ::operator delete[](p, std::align_val_t{tensor_alignment}); }
+        std::size_t align = tensor_alignment;
+        void operator()(T* p) const noexcept { ::operator delete[](p, std::align_val_t{align}); }
     };
     std::unique_ptr<T[], AlignedDelete> buffer_;
     Shape shape_;
