@@ -1,10 +1,15 @@
 // safnet/nn/conv2d.hpp — 2-D convolution over NCHW tensors with SAF-parametrized weights.
 //
 // y[n, o] = sum_c W_eff[o, c] * x[n, c] (+ b[o]), W_eff = tau(W_raw), cross-correlation as in
-// PyTorch, square kernel, stride and zero padding. Implementation: per image, im2col then
-// one GEMM (Eigen), images split statically over safnet's thread pool, so an image's output
-// is the same for any thread count. backward() writes d loss / d W_raw (through tau'),
-// d loss / d bias and d loss / d x. Workspaces are kept and reused between calls.
+// PyTorch, square kernel, stride and zero padding. Images are split statically over safnet's
+// thread pool, so an image's output is the same for any thread count. Per image:
+//  - stride 1 (forward, and d loss / d x as a convolution of dy with the flipped kernel): the
+//    direct kernel (detail/direct_conv.hpp) on a zero-padded copy of the input;
+//  - other strides, or planes too narrow for SIMD rows: im2col, then GEMM (detail/gemm.hpp,
+//    or Eigen for small products) — the same bits as the direct kernel where both apply;
+//  - d loss / d W (any stride): a pixel-major GEMM tile that reads the padded input in place.
+// backward() writes d loss / d W_raw (through tau'), d loss / d bias and d loss / d x.
+// Workspaces are kept and reused between calls.
 // Call refresh_weights() after the raw weights change (optimizers and fault campaigns do).
 // Epilogues: forward and backward take an optional functor epi(n, T* image) that runs on each
 // output image (y[n] or dx[n]) right after it is computed, on the thread that computed it,
