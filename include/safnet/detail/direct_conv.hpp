@@ -53,26 +53,43 @@ DirectConvShape direct_conv_shape(std::size_t channels, std::size_t out_channels
     return flat.efficiency() > row.efficiency() ? flat : row;
 }
 
+// dst[0, n) = src[0, n) for short rows, inline: a memcpy/memset call per 32-128-byte row
+// cost ~8 % of a training step (measured with perf).
+template <class T>
+inline void copy_short(const T* src, T* dst, std::size_t n) {
+    using B = xsimd::batch<T>;
+    std::size_t j = 0;
+    for (; j + B::size <= n; j += B::size) B::load_unaligned(src + j).store_unaligned(dst + j);
+    for (; j < n; ++j) dst[j] = src[j];
+}
+template <class T>
+inline void zero_short(T* dst, std::size_t n) {
+    using B = xsimd::batch<T>;
+    std::size_t j = 0;
+    for (; j + B::size <= n; j += B::size) B(T(0)).store_unaligned(dst + j);
+    for (; j < n; ++j) dst[j] = T(0);
+}
+
 /// Copies one image (channels x h x w) into a padded buffer of `channels` planes `plane`
 /// apart, each hp rows of wp: `pad` zeros on the top and left, zeros everywhere else outside
 /// the image (clipped to the buffer) and in each plane's tail. Every element is written.
 template <class T>
 void pad_image(const T* x, std::size_t channels, std::size_t h, std::size_t w, std::size_t pad, std::size_t hp,
                std::size_t wp, std::size_t plane, T* xp) {
+    const std::size_t first = std::min(pad, wp), count = std::min(w, wp - first);
     for (std::size_t c = 0; c < channels; ++c) {
         T* p = xp + c * plane;
         for (std::size_t r = 0; r < hp; ++r) {
             T* row = p + r * wp;
             if (r < pad || r - pad >= h) {
-                std::fill(row, row + wp, T(0));
+                zero_short(row, wp);
                 continue;
             }
-            const std::size_t first = std::min(pad, wp), count = std::min(w, wp - first);
-            std::fill(row, row + first, T(0));
-            std::memcpy(row + first, x + (c * h + (r - pad)) * w, count * sizeof(T));
-            std::fill(row + first + count, row + wp, T(0));
+            // Zero the whole row, then copy the image row over it: two short vector loops.
+            zero_short(row, wp);
+            copy_short(x + (c * h + (r - pad)) * w, row + first, count);
         }
-        std::fill(p + hp * wp, p + plane, T(0));
+        zero_short(p + hp * wp, plane - hp * wp);
     }
 }
 

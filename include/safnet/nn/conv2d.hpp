@@ -282,7 +282,7 @@ private:
         safnet::detail::direct_conv(s, packed_.data(), xp.data(), wide.data(), ld);
         for (std::size_t o = 0; o < s.out_channels; ++o)
             for (std::size_t y = 0; y < s.oh; ++y)
-                std::memcpy(out + (o * s.oh + y) * s.ow, wide.data() + o * s.rows * ld + y * row_stride, s.ow * sizeof(T));
+                safnet::detail::copy_short(wide.data() + o * s.rows * ld + y * row_stride, out + (o * s.oh + y) * s.ow, s.ow);
     }
 
     // The weight gradient straight from a padded input (any stride): everywhere but the
