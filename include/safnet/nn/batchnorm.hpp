@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 namespace safnet::nn {
@@ -59,14 +60,40 @@ double plane_sq_dev(const T* p, std::size_t n, T mean) {
     return s;
 }
 
+/// (sum of d, sum of d * (p - mean)) in one pass over both planes.
 template <class T>
-double plane_dot_dev(const T* d, const T* p, std::size_t n, T mean) {
+std::pair<double, double> plane_sum_and_dot_dev(const T* d, const T* p, std::size_t n, T mean) {
     using B = xsimd::batch<T>;
     const B m(mean);
-    double s = plane_reduce<T>(n, [&](std::size_t j) { return B::load_unaligned(d + j) * (B::load_unaligned(p + j) - m); });
-    for (std::size_t j = n - n % B::size; j < n; ++j) s += double(d[j]) * double(p[j] - mean);
-    return s;
+    B s0(T(0)), s1(T(0)), t0(T(0)), t1(T(0));
+    std::size_t j = 0;
+    for (; j + 2 * B::size <= n; j += 2 * B::size) {
+        const B d0 = B::load_unaligned(d + j), d1 = B::load_unaligned(d + j + B::size);
+        s0 += d0;
+        s1 += d1;
+        t0 = xsimd::fma(d0, B::load_unaligned(p + j) - m, t0);
+        t1 = xsimd::fma(d1, B::load_unaligned(p + j + B::size) - m, t1);
+    }
+    for (; j + B::size <= n; j += B::size) {
+        const B d0 = B::load_unaligned(d + j);
+        s0 += d0;
+        t0 = xsimd::fma(d0, B::load_unaligned(p + j) - m, t0);
+    }
+    alignas(64) T a[B::size], b[B::size];
+    (s0 + s1).store_aligned(a);
+    (t0 + t1).store_aligned(b);
+    double sum = 0, dot = 0;
+    for (std::size_t k = 0; k < B::size; ++k) {
+        sum += a[k];
+        dot += b[k];
+    }
+    for (; j < n; ++j) {
+        sum += d[j];
+        dot += double(d[j]) * double(p[j] - mean);
+    }
+    return {sum, dot};
 }
+
 
 }  // namespace detail
 
@@ -177,10 +204,10 @@ public:
                 const double mean = mean_[c], invstd = invstd_[c];
                 double sum_dy = 0, sum_dy_xhat = 0;
                 for (std::size_t i = 0; i < n; ++i) {
-                    const T* p = x.data() + (i * c_ + c) * hw;
-                    const T* d = dy.data() + (i * c_ + c) * hw;
-                    sum_dy += detail::plane_sum(d, hw);
-                    sum_dy_xhat += detail::plane_dot_dev(d, p, hw, static_cast<T>(mean));
+                    const auto [s, dot] = detail::plane_sum_and_dot_dev(dy.data() + (i * c_ + c) * hw,
+                                                                         x.data() + (i * c_ + c) * hw, hw, static_cast<T>(mean));
+                    sum_dy += s;
+                    sum_dy_xhat += dot;
                 }
                 sum_dy_xhat *= invstd;
                 grad_weight_[c] = static_cast<T>(sum_dy_xhat);
