@@ -84,9 +84,9 @@ public:
         const profile::Scope scope(profile::Kind::conv_forward);
         y.resize(output_shape(x.shape()));
         const Geometry g = geometry(x.shape());
-        prepare_workspaces(g);
         profile::add_conv_flops(static_cast<std::int64_t>(2 * g.n * o_.out_channels * g.ckk * g.ohw));
         const bool direct = use_direct(g.c, o_.out_channels, g.oh, g.ow);
+        prepare_workspaces(g, !direct, false);
         safnet::detail::DirectConvShape ds{};
         if (direct) {
             ds = safnet::detail::direct_conv_shape<T>(g.c, o_.out_channels, o_.kernel, g.oh, g.ow);
@@ -133,7 +133,6 @@ private:
         const Geometry g = geometry(x.shape());
         if (!(dy.shape() == output_shape(x.shape())))
             throw Error("Conv2d: gradient " + dy.shape().str() + " does not match the output " + output_shape(x.shape()).str());
-        prepare_workspaces(g);
         profile::add_conv_flops(static_cast<std::int64_t>((dx ? 4 : 2) * g.n * o_.out_channels * g.ckk * g.ohw));
         const ConstMap w(weight_.effective().data(), eigen_index(o_.out_channels), eigen_index(g.ckk));
         // Stride 1: d loss / d x is the convolution of dy with the flipped, transposed kernel
@@ -148,6 +147,7 @@ private:
         }
         const std::size_t k = o_.kernel, okk = o_.out_channels * k * k;
         const bool direct_dw = use_direct_weight_gradient();
+        prepare_workspaces(g, !direct_dw, dx && !is_pointwise() && !direct_dx);
         const safnet::detail::WgradShape ws = wgrad_shape(g);
         if (direct_dw) prepare_wgrad(g, ws);
         thread_pool().parallel_for(g.n, [&](std::size_t b, std::size_t e, std::size_t t) {
@@ -339,7 +339,10 @@ private:
 
     bool is_pointwise() const noexcept { return o_.kernel == 1 && o_.stride == 1 && o_.padding == 0; }
 
-    void prepare_workspaces(const Geometry& g) {
+    // Per-thread buffers; the large im2col ones only for the paths that still use them:
+    // `cols` for im2col of x (GEMM forward or weight gradient), `dcols` for the input
+    // gradient through GEMM (unfolded dy, or columns before col2im).
+    void prepare_workspaces(const Geometry& g, bool cols, bool dcols) {
         const std::size_t threads = thread_pool().size();
         if (cols_.size() < threads) {
             cols_.resize(threads);
@@ -349,9 +352,8 @@ private:
             partial_dw_.resize(threads);
         }
         for (std::size_t t = 0; t < threads; ++t) {
-            // The im2col buffer: forward (GEMM path) and the weight gradient (always).
-            if (!is_pointwise()) cols_[t].resize(Shape{g.ckk, g.ohw});
-            dcols_[t].resize(Shape{std::max(g.ckk * g.ohw, o_.out_channels * o_.kernel * o_.kernel * g.h * g.w)});
+            if (cols && !is_pointwise()) cols_[t].resize(Shape{g.ckk, g.ohw});
+            if (dcols) dcols_[t].resize(Shape{std::max(g.ckk * g.ohw, o_.out_channels * o_.kernel * o_.kernel * g.h * g.w)});
             partial_dw_[t].resize(Shape{o_.out_channels, g.ckk});
         }
         grad_eff_.resize(weight_.raw().shape());
