@@ -42,7 +42,7 @@ struct ReLU {
         const T* __restrict d = dy.data();
         T* __restrict q = dx.data();
         detail::elementwise(y.size(), [&](std::size_t b, std::size_t e) {
-            for (std::size_t i = b; i < e; ++i) q[i] = p[i] > T(0) ? d[i] : T(0);
+            for (std::size_t i = b; i < e; ++i) q[i] = relu_grad(p[i], d[i]);
         });
     }
 };

@@ -161,6 +161,14 @@ public:
     /// eval_image() per image, any thread: y = [relu](BN(x) [+ residual]) for one image of
     /// `channels x hw`, in place allowed (y == x). Same arithmetic, so the same bits, as
     /// forward(). Not while tracking activation maxima (that state is shared across images).
+    /// eval_epilogue() does both for a conv: it begins the batch and returns the functor
+    /// epi(n, image) that normalizes image n in place (residual: the batch's, same shape).
+    auto eval_epilogue(std::size_t hw, bool relu, const T* residual = nullptr) {
+        begin_eval_images();
+        return [this, hw, relu, residual, image = c_ * hw](std::size_t n, T* img) {
+            eval_image(img, img, residual ? residual + n * image : nullptr, hw, relu);
+        };
+    }
     void begin_eval_images() {
         if (track_max_) throw Error("BatchNorm2d: the per-image eval form cannot track activation maxima");
         mode_ = Mode::eval;

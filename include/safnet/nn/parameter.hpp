@@ -32,6 +32,13 @@ inline T relu_keep_nan(T x) noexcept {
     return !(x <= T(0)) ? x : T(0);
 }
 
+/// The ReLU's backward rule from its output y: the gradient passes where y > 0 (NaN in y
+/// blocks it).
+template <std::floating_point T>
+inline T relu_grad(T y, T grad) noexcept {
+    return y > T(0) ? grad : T(0);
+}
+
 inline std::string join_name(const std::string& prefix, const std::string& name) {
     return prefix.empty() ? name : prefix + "." + name;
 }

@@ -156,30 +156,26 @@ private:
     static void add_to(const T* __restrict src, T* __restrict d, std::size_t n) {
         for (std::size_t i = 0; i < n; ++i) d[i] = d[i] + src[i];
     }
-    // ReLU backward in place: d = y > 0 ? d : 0 (NaN in y blocks the gradient, as ReLU<T>).
+    // ReLU backward in place, from the ReLU's output y.
     static void mask_positive(const T* __restrict y, T* __restrict d, std::size_t n) {
-        for (std::size_t i = 0; i < n; ++i) d[i] = y[i] > T(0) ? d[i] : T(0);
+        for (std::size_t i = 0; i < n; ++i) d[i] = relu_grad(y[i], d[i]);
     }
 
     // Eval mode: each BN (+ residual + ReLU) runs in its conv's epilogue, in place, per image.
     void forward_eval_fused(const Tensor<T>& x, Tensor<T>& y) {
         has_backward_state_ = false;
         const Shape mid = conv1_.output_shape(x.shape());
-        const std::size_t hw = mid[2] * mid[3], out_image = mid.elements() / mid[0];
-        bn1_.begin_eval_images();
-        bn2_.begin_eval_images();
-        conv1_.forward(x, r1_, [&](std::size_t, T* img) { bn1_.eval_image(img, img, nullptr, hw, true); });
+        const std::size_t hw = mid[2] * mid[3];
+        conv1_.forward(x, r1_, bn1_.eval_epilogue(hw, true));
         const Tensor<T>* shortcut = &x;
         if (proj_conv_) {
-            proj_bn_->begin_eval_images();
-            proj_conv_->forward(x, sb_, [&](std::size_t, T* img) { proj_bn_->eval_image(img, img, nullptr, hw, false); });
+            proj_conv_->forward(x, sb_, proj_bn_->eval_epilogue(hw, false));
             shortcut = &sb_;
         } else if (pad_) {
             pad_forward(x, sb_);
             shortcut = &sb_;
         }
-        const T* r = shortcut->data();
-        conv2_.forward(r1_, y, [&](std::size_t n, T* img) { bn2_.eval_image(img, img, r + n * out_image, hw, true); });
+        conv2_.forward(r1_, y, bn2_.eval_epilogue(hw, true, shortcut->data()));
     }
 
     Conv2d<T> conv1_;
@@ -273,9 +269,7 @@ public:
                         std::to_string(options_.in_channels));
         if (mode == Mode::eval && !stem_bn_->tracking_activation_max()) {  // BN + ReLU in the conv's epilogue
             const Shape s = stem_->output_shape(x.shape());
-            const std::size_t hw = s[2] * s[3];
-            stem_bn_->begin_eval_images();
-            stem_->forward(x, stem_relu_, [&](std::size_t, T* img) { stem_bn_->eval_image(img, img, nullptr, hw, true); });
+            stem_->forward(x, stem_relu_, stem_bn_->eval_epilogue(s[2] * s[3], true));
         } else {
             stem_->forward(x, stem_out_);
             stem_bn_->forward(stem_out_, stem_relu_, mode, nullptr, true);
