@@ -80,14 +80,10 @@ void pad_image(const T* x, std::size_t channels, std::size_t h, std::size_t w, s
     for (std::size_t c = 0; c < channels; ++c) {
         T* p = xp + c * plane;
         for (std::size_t r = 0; r < hp; ++r) {
+            // Zero the whole row, then copy the image row (if any) over it.
             T* row = p + r * wp;
-            if (r < pad || r - pad >= h) {
-                zero_short(row, wp);
-                continue;
-            }
-            // Zero the whole row, then copy the image row over it: two short vector loops.
             zero_short(row, wp);
-            copy_short(x + (c * h + (r - pad)) * w, row + first, count);
+            if (r >= pad && r - pad < h) copy_short(x + (c * h + (r - pad)) * w, row + first, count);
         }
         zero_short(p + hp * wp, plane - hp * wp);
     }

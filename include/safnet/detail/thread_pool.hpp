@@ -65,8 +65,7 @@ public:
     void resize(std::size_t threads) {
         stop();
         if (threads == 0) threads = 1;
-        stopping_ = false;
-        stopping_flag_.store(false, std::memory_order_release);
+        stopping_.store(false, std::memory_order_release);
         // A new worker starts at the current generation: it must not run a finished job again.
         for (std::size_t i = 1; i < threads; ++i) workers_.emplace_back([this, i, g = generation_.load()] { worker(i, g); });
     }
@@ -110,16 +109,17 @@ public:
     }
 
 private:
-    // Busy-waits (with the CPU's pause hint) until ready() or ~100 us have passed.
+    // Busy-waits (with the CPU's pause hint) until ready() or ~100 us have passed; the caller
+    // then checks again under the mutex and sleeps if needed.
     template <class Ready>
-    static bool spin_until(Ready&& ready) {
+    static void spin_until(Ready&& ready) {
         const auto start = std::chrono::steady_clock::now();
         for (unsigned i = 1;; ++i) {
-            if (ready()) return true;
+            if (ready()) return;
 #if defined(__x86_64__) || defined(__i386__)
             __builtin_ia32_pause();
 #endif
-            if (i % 64 == 0 && std::chrono::steady_clock::now() - start > std::chrono::microseconds(100)) return false;
+            if (i % 64 == 0 && std::chrono::steady_clock::now() - start > std::chrono::microseconds(100)) return;
         }
     }
 
@@ -127,11 +127,11 @@ private:
         FlushDenormals::enable_for_this_thread();
         for (;;) {
             Task task;
-            spin_until([&] { return generation_.load(std::memory_order_acquire) != seen || stopping_flag_.load(std::memory_order_acquire); });
+            spin_until([&] { return generation_.load(std::memory_order_acquire) != seen || stopping_.load(std::memory_order_acquire); });
             {
                 std::unique_lock<std::mutex> lock(mutex_);
-                wake_.wait(lock, [&] { return stopping_ || generation_.load(std::memory_order_acquire) != seen; });
-                if (stopping_) return;
+                wake_.wait(lock, [&] { return stopping_.load(std::memory_order_acquire) || generation_.load(std::memory_order_acquire) != seen; });
+                if (stopping_.load(std::memory_order_relaxed)) return;
                 seen = generation_.load(std::memory_order_relaxed);
                 task = task_;
             }
@@ -150,8 +150,7 @@ private:
     void stop() {
         {
             std::lock_guard<std::mutex> lock(mutex_);
-            stopping_ = true;
-            stopping_flag_.store(true, std::memory_order_release);
+            stopping_.store(true, std::memory_order_release);
         }
         wake_.notify_all();
         for (auto& w : workers_) w.join();
@@ -168,8 +167,7 @@ private:
     Task task_;
     std::atomic<std::size_t> pending_{0};
     std::atomic<std::size_t> generation_{0};
-    bool stopping_ = false;
-    std::atomic<bool> stopping_flag_{false};  // stopping_, readable while spinning
+    std::atomic<bool> stopping_{false};  // set under mutex_; atomic so that spinning workers see it
     std::exception_ptr error_;
 };
 
