@@ -59,16 +59,28 @@ TEST_CASE("residual blocks: gradient check with both shortcut options and a SAF"
     }
 }
 
-TEST_CASE("a whole ResNet20 with a tanh SAF: gradient check", "[nn][resnet]") {
-    ResNet<double> m({"resnet20", 1, 4, Shortcut::A, safnet::Tanh{}});
-    m.initialize(3);
-    Tensor<double> x(Shape{2, 1, 8, 8});
-    std::mt19937_64 rng(8);
+namespace {
+// Largest relative gradient error of a whole model (parameters and input) on random input
+// of in_channels x 8 x 8, batch 2.
+double whole_model_gradient_error(const ResNetOptions& o, std::uint64_t init_seed, std::uint64_t data_seed) {
+    ResNet<double> m(o);
+    m.initialize(init_seed);
+    Tensor<double> x(Shape{2, o.in_channels, 8, 8});
+    std::mt19937_64 rng(data_seed);
     fill_uniform(x, rng);
-    const double err = max_gradient_error(
+    return max_gradient_error(
         x, m.parameters(), [&](const Tensor<double>& in) -> const Tensor<double>& { return m.forward(in, Mode::train); },
         [&](const Tensor<double>& dy) { m.backward(dy, true); return m.input_grad(); }, true, 3);
-    CHECK(err < 1e-6);
+}
+
+// A fixed, varied input in [-1, 1).
+void fill_pattern(Tensor<float>& x) {
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+}
+}  // namespace
+
+TEST_CASE("a whole ResNet20 with a tanh SAF: gradient check", "[nn][resnet]") {
+    CHECK(whole_model_gradient_error({"resnet20", 1, 4, Shortcut::A, safnet::Tanh{}}, 3, 8) < 1e-6);
 }
 
 TEST_CASE("ResNet18 forward/backward runs on small inputs with any channel count", "[nn][resnet]") {
@@ -87,7 +99,7 @@ TEST_CASE("inference does not depend on the thread count", "[nn][resnet][threads
     ResNet<float> m({"resnet20", 3, 10, Shortcut::A, safnet::Tanh{}});
     m.initialize(5);
     Tensor<float> x(Shape{6, 3, 16, 16});
-    for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+    fill_pattern(x);
     std::vector<std::vector<float>> results;
     for (std::size_t threads : {1, 2, 3}) {
         safnet::set_threads(threads);
@@ -128,7 +140,7 @@ TEST_CASE("eval mode fuses BN, residual and ReLU into the conv epilogues bit for
             if (p.name.find("bn") != std::string::npos || p.name.find("downsample.1") != std::string::npos)
                 for (auto& v : p.value->span()) v = static_cast<float>(rng() % 1000) / 1000.0f + 0.25f;
         Tensor<float> x(Shape{3, 3, 32, 32});
-        for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+        fill_pattern(x);
         const std::vector<float> reference = unfused_eval(m, x);
         const auto& y = m.forward(x, Mode::eval);
         REQUIRE(y.size() == reference.size());
@@ -141,7 +153,7 @@ TEST_CASE("backward skips the input gradient unless asked, with identical parame
     ResNet<float> m({"resnet20", 3, 10, Shortcut::B, safnet::Tanh{}});
     m.initialize(6);
     Tensor<float> x(Shape{2, 3, 16, 16});
-    for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+    fill_pattern(x);
     Tensor<float> d(Shape{2, 10}, 0.05f);
     m.forward(x, Mode::train);
     m.backward(d, true);
@@ -161,13 +173,5 @@ TEST_CASE("backward skips the input gradient unless asked, with identical parame
 }
 
 TEST_CASE("a ResNet20 with projection shortcuts: gradient check", "[nn][resnet]") {
-    ResNet<double> m({"resnet20", 2, 3, Shortcut::B, safnet::Softsign{}});
-    m.initialize(9);
-    Tensor<double> x(Shape{2, 2, 8, 8});
-    std::mt19937_64 rng(10);
-    fill_uniform(x, rng);
-    const double err = max_gradient_error(
-        x, m.parameters(), [&](const Tensor<double>& in) -> const Tensor<double>& { return m.forward(in, Mode::train); },
-        [&](const Tensor<double>& dy) { m.backward(dy, true); return m.input_grad(); }, true, 3);
-    CHECK(err < 1e-6);
+    CHECK(whole_model_gradient_error({"resnet20", 2, 3, Shortcut::B, safnet::Softsign{}}, 9, 10) < 1e-6);
 }
