@@ -125,7 +125,7 @@ std::vector<float> unfused_eval(ResNet<float>& m, const Tensor<float>& x) {
 }
 }  // namespace
 
-TEST_CASE("eval mode fuses BN, residual and ReLU into the conv epilogues bit for bit", "[nn][resnet]") {
+TEST_CASE("eval mode (depth-first, BN, residual and ReLU applied per image) equals the unfused path bit for bit", "[nn][resnet]") {
     for (const auto& [arch, kind] : {std::pair{"resnet20", Shortcut::A}, std::pair{"resnet20", Shortcut::B}, std::pair{"resnet18", Shortcut::B}}) {
         CAPTURE(arch, kind == Shortcut::A);
         ResNet<float> m({arch, 3, 10, kind, safnet::Tanh{}});

@@ -82,30 +82,44 @@ public:
     template <class Epilogue = NoEpilogue>
     void forward(const Tensor<T>& x, Tensor<T>& y, Epilogue&& epi = {}) {
         const profile::Scope scope(profile::Kind::conv_forward);
-        y.resize(output_shape(x.shape()));
-        const Geometry g = geometry(x.shape());
-        profile::add_conv_flops(static_cast<std::int64_t>(2 * g.n * o_.out_channels * g.ckk * g.ohw));
-        const bool direct = use_direct(g.c, o_.out_channels, g.oh, g.ow);
-        prepare_workspaces(g, !direct, false);
-        safnet::detail::DirectConvShape ds{};
-        if (direct) {
-            ds = safnet::detail::direct_conv_shape<T>(g.c, o_.out_channels, o_.kernel, g.oh, g.ow);
-            pack(weight_.effective().data(), o_.out_channels, g.c, packed_);
-        }
-        thread_pool().parallel_for(g.n, [&](std::size_t b, std::size_t e, std::size_t t) {
+        y.resize(prepare_forward(x.shape()));
+        const std::size_t in_image = forward_.in_image, out_image = forward_.out_image;
+        thread_pool().parallel_for(forward_.n, [&](std::size_t b, std::size_t e, std::size_t t) {
             for (std::size_t n = b; n < e; ++n) {
-                Map out(y.data() + n * g.out_image, eigen_index(o_.out_channels), eigen_index(g.ohw));
-                if (direct) {
-                    run_direct(ds, x.data() + n * g.in_image, g.h, g.w, o_.padding, out.data(), t);
-                } else {
-                    const T* col = im2col(x.data() + n * g.in_image, g, cols_[t]);
-                    multiply(weight_.effective().data(), o_.out_channels, g.ckk, col, g.ohw, out.data());
-                }
-                if (o_.bias)
-                    for (std::size_t oc = 0; oc < o_.out_channels; ++oc) out.row(eigen_index(oc)).array() += bias_[oc];
-                epi(n, out.data());
+                forward_image(x.data() + n * in_image, y.data() + n * out_image, t);
+                epi(n, y.data() + n * out_image);
             }
         });
+    }
+
+    /// The per-image form, for callers that run several layers on one image while it is in
+    /// cache (ResNet's depth-first evaluation): prepare_forward(input shape) once per batch
+    /// (packs the weights, sizes the workspaces; returns the output shape), then
+    /// forward_image() for any image of that shape on pool thread t, concurrently across
+    /// threads. Same kernels, so the same bits, as forward().
+    Shape prepare_forward(const Shape& in) {
+        const Shape out = output_shape(in);
+        forward_ = geometry(in);
+        const Geometry& g = forward_;
+        profile::add_conv_flops(static_cast<std::int64_t>(2 * g.n * o_.out_channels * g.ckk * g.ohw));
+        forward_direct_ = use_direct(g.c, o_.out_channels, g.oh, g.ow);
+        prepare_workspaces(g, !forward_direct_, false);
+        if (forward_direct_) {
+            forward_shape_ = safnet::detail::direct_conv_shape<T>(g.c, o_.out_channels, o_.kernel, g.oh, g.ow);
+            pack(weight_.effective().data(), o_.out_channels, g.c, packed_);
+        }
+        return out;
+    }
+    void forward_image(const T* x, T* y, std::size_t t) {
+        const Geometry& g = forward_;
+        if (forward_direct_) {
+            run_direct(forward_shape_, x, g.h, g.w, o_.padding, y, t);
+        } else {
+            multiply(weight_.effective().data(), o_.out_channels, g.ckk, im2col(x, g, cols_[t]), g.ohw, y);
+        }
+        if (o_.bias)
+            for (std::size_t oc = 0; oc < o_.out_channels; ++oc)
+                for (std::size_t i = 0; i < g.ohw; ++i) y[oc * g.ohw + i] += bias_[oc];
     }
 
     /// Weight (and bias) gradients, and dx = d loss / d x with epi(n, dx[n]) applied per image.
@@ -424,6 +438,9 @@ private:
     SafWeight<T> weight_;
     Tensor<T> bias_, grad_weight_, grad_bias_, grad_eff_, flipped_;
     ConvAlgorithm algorithm_ = ConvAlgorithm::automatic;
+    Geometry forward_{};  // set by prepare_forward() for forward_image()
+    bool forward_direct_ = false;
+    safnet::detail::DirectConvShape forward_shape_{};
     Tensor<T> packed_;
     std::vector<Tensor<T>> cols_, dcols_, partial_dw_, pads_, wide_out_, partial_dwt_, dyt_;
     std::vector<std::size_t> tap_offsets_;

@@ -110,11 +110,12 @@ struct GlobalAvgPool {
         require_rank(x.shape(), 4, "GlobalAvgPool");
         const std::size_t planes = x.shape()[0] * x.shape()[1], hw = x.shape()[2] * x.shape()[3];
         y.resize(Shape{x.shape()[0], x.shape()[1]});
-        for (std::size_t p = 0; p < planes; ++p) {
-            T s = 0;
-            for (std::size_t j = 0; j < hw; ++j) s += x[p * hw + j];
-            y[p] = s / static_cast<T>(hw);
-        }
+        for (std::size_t p = 0; p < planes; ++p) y[p] = plane_mean(x.data() + p * hw, hw);
+    }
+    static T plane_mean(const T* x, std::size_t hw) {
+        T s = 0;
+        for (std::size_t j = 0; j < hw; ++j) s += x[j];
+        return s / static_cast<T>(hw);
     }
     static void backward(const Tensor<T>& x, const Tensor<T>& dy, Tensor<T>& dx) {
         dx.resize(x.shape());

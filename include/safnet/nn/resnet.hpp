@@ -47,7 +47,7 @@ public:
     }
 
     void forward(const Tensor<T>& x, Tensor<T>& y, Mode mode) {
-        if (mode == Mode::eval && !bn1_.tracking_activation_max() && !bn2_.tracking_activation_max()) {
+        if (mode == Mode::eval && !eval_tracks_max()) {
             forward_eval_fused(x, y);
             return;
         }
@@ -65,6 +65,46 @@ public:
         }
         bn2_.forward(a2_, y, mode, shortcut, true);  // y = relu(bn2(a2) + shortcut), fused
         has_backward_state_ = true;
+    }
+
+    /// Eval mode, one image at a time, for depth-first evaluation (ResNet runs all blocks on an
+    /// image while it is in cache): prepare_eval_images(input shape) once per batch (returns
+    /// the output shape), then forward_eval_image() for any image of that shape on pool thread
+    /// t, with two scratch images of the output's size. Every BN (+ shortcut + ReLU) is applied
+    /// in place right after its conv: the same operations, so the same bits, as forward().
+    /// Not while a BN tracks activation maxima (eval_tracks_max()).
+    Shape prepare_eval_images(const Shape& in) {
+        has_backward_state_ = false;
+        in_shape_ = in;
+        const Shape out = conv1_.prepare_forward(in);
+        conv2_.prepare_forward(out);
+        bn1_.begin_eval_images();
+        bn2_.begin_eval_images();
+        if (proj_conv_) {
+            proj_conv_->prepare_forward(in);
+            proj_bn_->begin_eval_images();
+        }
+        out_hw_ = out[2] * out[3];
+        return out;
+    }
+    void forward_eval_image(const T* x, T* y, T* mid, T* shortcut, std::size_t t) {
+        conv1_.forward_image(x, mid, t);
+        bn1_.eval_image(mid, mid, nullptr, out_hw_, true);
+        const T* sc = x;
+        if (proj_conv_) {
+            proj_conv_->forward_image(x, shortcut, t);
+            proj_bn_->eval_image(shortcut, shortcut, nullptr, out_hw_, false);
+            sc = shortcut;
+        } else if (pad_) {
+            pad_image_forward(x, in_shape_, shortcut);
+            sc = shortcut;
+        }
+        conv2_.forward_image(mid, y, t);
+        bn2_.eval_image(y, y, sc, out_hw_, true);
+    }
+    bool eval_tracks_max() const noexcept {
+        return bn1_.tracking_activation_max() || bn2_.tracking_activation_max() ||
+               (proj_bn_ && proj_bn_->tracking_activation_max());
     }
 
     /// dx = d loss / d x given dy = d loss / d y (y, x as in the forward call).
@@ -137,13 +177,19 @@ private:
     void pad_forward(const Tensor<T>& x, Tensor<T>& s) const {
         const Shape& is = x.shape();
         const std::size_t oh = (is[2] + stride_ - 1) / stride_, ow = (is[3] + stride_ - 1) / stride_;
-        s.resize(Shape{is[0], out_, oh, ow}, T(0));
-        const std::size_t lo = (out_ - in_) / 2;
-        for (std::size_t n = 0; n < is[0]; ++n)
-            for (std::size_t c = 0; c < in_; ++c)
-                for (std::size_t i = 0; i < oh; ++i)
-                    for (std::size_t j = 0; j < ow; ++j)
-                        s[((n * out_ + c + lo) * oh + i) * ow + j] = x[((n * in_ + c) * is[2] + i * stride_) * is[3] + j * stride_];
+        s.resize(Shape{is[0], out_, oh, ow});
+        for (std::size_t n = 0; n < is[0]; ++n) pad_image_forward(x.data() + n * (x.size() / is[0]), is, s.data() + n * out_ * oh * ow);
+    }
+    // One image (shape `is` without the batch) into s: every element written.
+    void pad_image_forward(const T* x, const Shape& is, T* s) const {
+        const std::size_t oh = (is[2] + stride_ - 1) / stride_, ow = (is[3] + stride_ - 1) / stride_;
+        const std::size_t lo = (out_ - in_) / 2, plane = oh * ow;
+        std::fill(s, s + lo * plane, T(0));
+        std::fill(s + (lo + in_) * plane, s + out_ * plane, T(0));
+        for (std::size_t c = 0; c < in_; ++c)
+            for (std::size_t i = 0; i < oh; ++i)
+                for (std::size_t j = 0; j < ow; ++j)
+                    s[((c + lo) * oh + i) * ow + j] = x[(c * is[2] + i * stride_) * is[3] + j * stride_];
     }
     // One image: dx[c, i*s, j*s] += ds[c + lo, i, j] (dx of shape `is`, without the batch).
     void pad_backward_add(const T* ds, T* dx, const Shape& is) const {
@@ -161,21 +207,18 @@ private:
         for (std::size_t i = 0; i < n; ++i) d[i] = relu_grad(y[i], d[i]);
     }
 
-    // Eval mode: each BN (+ residual + ReLU) runs in its conv's epilogue, in place, per image.
+    // Eval mode, one image at a time (forward_eval_image) on each pool thread.
     void forward_eval_fused(const Tensor<T>& x, Tensor<T>& y) {
-        has_backward_state_ = false;
-        const Shape mid = conv1_.output_shape(x.shape());
-        const std::size_t hw = mid[2] * mid[3];
-        conv1_.forward(x, r1_, bn1_.eval_epilogue(hw, true));
-        const Tensor<T>* shortcut = &x;
-        if (proj_conv_) {
-            proj_conv_->forward(x, sb_, proj_bn_->eval_epilogue(hw, false));
-            shortcut = &sb_;
-        } else if (pad_) {
-            pad_forward(x, sb_);
-            shortcut = &sb_;
-        }
-        conv2_.forward(r1_, y, bn2_.eval_epilogue(hw, true, shortcut->data()));
+        y.resize(prepare_eval_images(x.shape()));
+        const std::size_t in_image = x.size() / x.shape()[0], out_image = y.size() / y.shape()[0];
+        const std::size_t threads = thread_pool().size();
+        scratch_.resize(threads);
+        for (auto& t : scratch_) t.resize(Shape{2 * out_image});
+        thread_pool().parallel_for(x.shape()[0], [&](std::size_t b, std::size_t e, std::size_t t) {
+            T* mid = scratch_[t].data();
+            for (std::size_t n = b; n < e; ++n)
+                forward_eval_image(x.data() + n * in_image, y.data() + n * out_image, mid, mid + out_image, t);
+        });
     }
 
     Conv2d<T> conv1_;
@@ -186,7 +229,10 @@ private:
     std::optional<BatchNorm2d<T>> proj_bn_;
     bool pad_ = false, has_backward_state_ = false;
     std::size_t in_, out_, stride_;
+    Shape in_shape_;          // of the batch given to prepare_eval_images()
+    std::size_t out_hw_ = 0;  // output plane size, likewise
     Tensor<T> a1_, r1_, a2_, sa_, sb_, dsum_, g1_, g2_, proj_dx_;
+    std::vector<Tensor<T>> scratch_;  // per thread: forward_eval_fused's mid and shortcut images
 };
 
 struct ResNetOptions {
@@ -280,11 +326,15 @@ public:
             pool_.forward(stem_relu_, pool_out_);
             h = &pool_out_;
         }
-        for (std::size_t i = 0; i < blocks_.size(); ++i) {
-            blocks_[i].forward(*h, outs_[i], mode);
-            h = &outs_[i];
+        if (mode == Mode::eval && !eval_tracks_max()) {
+            forward_blocks_depth_first(*h);
+        } else {
+            for (std::size_t i = 0; i < blocks_.size(); ++i) {
+                blocks_[i].forward(*h, outs_[i], mode);
+                h = &outs_[i];
+            }
+            GlobalAvgPool<T>::forward(*h, gap_);
         }
-        GlobalAvgPool<T>::forward(*h, gap_);
         fc_->forward(gap_, logits_);
         input_ = &x;
         return logits_;
@@ -366,6 +416,43 @@ private:
             if (arch == "resnet" + std::to_string(d)) return d;
         throw Error("unknown model '" + arch + "'; valid: resnet20, resnet32, resnet44, resnet56, resnet110, resnet18");
     }
+    bool eval_tracks_max() const {
+        for (const auto& b : blocks_)
+            if (b.eval_tracks_max()) return true;
+        return false;
+    }
+
+    // Eval mode: every block, then the global average pool, on one image at a time, each pool
+    // thread on its own images. A batch's activations no longer stream through memory
+    // between blocks (at batch 1000 each is 16-65 MB): they stay in per-thread buffers in
+    // cache. The per-block activations (outs_) are therefore not kept in eval mode.
+    void forward_blocks_depth_first(const Tensor<T>& x) {
+        const profile::Scope scope(profile::Kind::conv_forward);
+        const std::size_t batch = x.shape()[0], in_image = x.size() / batch;
+        Shape s = x.shape();
+        std::size_t largest = in_image;
+        for (auto& b : blocks_) {
+            s = b.prepare_eval_images(s);
+            largest = std::max(largest, s[1] * s[2] * s[3]);
+        }
+        const std::size_t channels = s[1], hw = s[2] * s[3];
+        gap_.resize(Shape{batch, channels});
+        scratch_.resize(thread_pool().size());
+        for (auto& t : scratch_) t.resize(Shape{4 * largest});
+        thread_pool().parallel_for(batch, [&](std::size_t b, std::size_t e, std::size_t t) {
+            T* buf = scratch_[t].data();
+            for (std::size_t n = b; n < e; ++n) {
+                const T* in = x.data() + n * in_image;
+                for (std::size_t i = 0; i < blocks_.size(); ++i) {
+                    T* out = buf + (i % 2) * largest;  // ping-pong; the other two are the block's scratch
+                    blocks_[i].forward_eval_image(in, out, buf + 2 * largest, buf + 3 * largest, t);
+                    in = out;
+                }
+                for (std::size_t c = 0; c < channels; ++c) gap_[n * channels + c] = GlobalAvgPool<T>::plane_mean(in + c * hw, hw);
+            }
+        });
+    }
+
     const Tensor<T>& block_input(std::size_t i) const {
         if (i > 0) return outs_[i - 1];
         return imagenet_ ? pool_out_ : stem_relu_;
@@ -383,6 +470,7 @@ private:
     bool trained_forward_ = false;
     Tensor<T> stem_out_, stem_relu_, pool_out_, gap_, logits_, dgap_, da_, db_, dinput_;
     std::vector<Tensor<T>> outs_;
+    std::vector<Tensor<T>> scratch_;  // per thread: depth-first evaluation's four images
     std::vector<Parameter<T>> params_;
 };
 
