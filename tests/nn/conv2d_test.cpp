@@ -120,3 +120,62 @@ TEST_CASE("direct convolution equals im2col + GEMM (float)", "[nn][conv]") {
 TEST_CASE("direct convolution equals im2col + GEMM (double)", "[nn][conv]") {
     for (const Case& c : kCases) compare_algorithms<double>(c);
 }
+
+namespace {
+
+// Winograd (3x3, stride 1) against the direct kernel: forward, input gradient and weight
+// gradient agree to rounding, relative to the largest element (Winograd's own error bound is
+// tested per element in tests/detail/winograd_conv_test.cpp).
+template <class T>
+void compare_winograd(const Case& cs, double tolerance) {
+    CAPTURE(cs.c, cs.o, cs.p, cs.h, cs.w, cs.bias, sizeof(T));
+    std::mt19937_64 rng(cs.c * 1000 + cs.o * 100 + cs.w + 7);
+    const Conv2dOptions opt{cs.c, cs.o, 3, 1, cs.p, cs.bias};
+    Conv2d<T> direct(opt, safnet::Softsign{}), wino(opt, safnet::Softsign{});
+    fill(direct.weight().raw(), rng);
+    wino.weight().raw() = direct.weight().raw();
+    if (cs.bias) {
+        fill(direct.bias(), rng);
+        wino.bias() = direct.bias();
+    }
+    direct.refresh_weights();
+    wino.refresh_weights();
+    direct.set_algorithm(ConvAlgorithm::direct);
+    wino.set_algorithm(ConvAlgorithm::winograd);
+    Tensor<T> x(Shape{3, cs.c, cs.h, cs.w}), ya, yb, dxa, dxb;
+    fill(x, rng);
+    direct.forward(x, ya);
+    wino.forward(x, yb);
+    auto close = [&](const Tensor<T>& a, const Tensor<T>& b, const char* what) {
+        INFO(what);
+        REQUIRE(a.shape() == b.shape());
+        double scale = 0, worst = 0;
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            scale = std::max(scale, std::abs(double(a[i])));
+            worst = std::max(worst, std::abs(double(a[i]) - double(b[i])));
+        }
+        CHECK(worst <= tolerance * scale);
+    };
+    close(ya, yb, "forward");
+    Tensor<T> dy(ya.shape());
+    fill(dy, rng);
+    direct.backward(x, dy, dxa);
+    wino.backward(x, dy, dxb);
+    close(dxa, dxb, "input gradient");
+    std::vector<Tensor<T>> grads;
+    for (auto* conv : {&direct, &wino})
+        conv->for_each_parameter("", [&](const Parameter<T>& p) { grads.push_back(*p.grad); });
+    for (std::size_t i = 0; i < grads.size() / 2; ++i) close(grads[i], grads[i + grads.size() / 2], "parameter gradient");
+}
+
+const Case kWinogradCases[] = {{16, 16, 3, 1, 32, 32, false}, {3, 16, 3, 1, 32, 32, true}, {1, 16, 3, 1, 28, 28, false},
+                               {32, 32, 3, 1, 16, 16, false}, {16, 16, 3, 1, 14, 14, false}, {64, 64, 3, 1, 8, 8, false},
+                               {5, 6, 3, 1, 9, 13, true},     {4, 3, 3, 0, 11, 33, true},    {6, 9, 3, 2, 8, 8, false},
+                               {9, 10, 3, 1, 4, 5, false}};
+
+}  // namespace
+
+TEST_CASE("Winograd convolution equals the direct kernel to rounding", "[nn][conv][winograd]") {
+    for (const Case& c : kWinogradCases) compare_winograd<float>(c, 1e-5);
+    for (const Case& c : kWinogradCases) compare_winograd<double>(c, 1e-13);
+}

@@ -201,13 +201,21 @@ TEST_CASE("PyTorch parity: a whole ResNet20 with tanh on its weights, double and
             require_close(b.data(), f.at("buffer:" + n), b.size(), 1e-6, n);
         });
     }
-    {
+    // Float against the double reference: the relative L2 error of the logits and of each
+    // gradient (float rounding through 19 batch-normalized layers on a batch of 2). With the
+    // direct kernels (rounding close to a plain sum) every gradient is within 1e-4. With the
+    // default algorithm (Winograd for the 32x32 and 16x16 layers, agreeing with the direct
+    // kernel to ~1e-6 relative: tests/nn/conv2d_test.cpp) the logits are within 1e-4, but a few
+    // pre-activations within rounding of zero flip their ReLU mask, which moves the gradients
+    // of the first layers (measured: up to 2e-3, at layer1.0.bn1.bias), so those are held to
+    // 5e-3; a wrong formula gives errors of order 1.
+    for (const auto& [algorithm, grad_tolerance] : {std::pair{ConvAlgorithm::direct, 1e-4}, std::pair{ConvAlgorithm::automatic, 5e-3}}) {
+        CAPTURE(algorithm == ConvAlgorithm::direct);
         ResNet<float> m({"resnet20", 3, 10, Shortcut::A, safnet::Tanh{}});
+        m.for_each_conv([a = algorithm](Conv2d<float>& c) { c.set_algorithm(a); });
         init_like_script(f, m.parameters());
         const Tensor<float> x = to_tensor<float>(f.at("input"));
         const Tensor<float>& y = m.forward(x, Mode::train);
-        // Float against the double reference: the relative L2 error of the logits and of each
-        // gradient (float rounding through 19 batch-normalized layers on a batch of 2).
         auto rel_l2 = [](const float* got, const Record& want, std::size_t n) {
             double num = 0, den = 0;
             for (std::size_t i = 0; i < n; ++i) {
@@ -221,11 +229,17 @@ TEST_CASE("PyTorch parity: a whole ResNet20 with tanh on its weights, double and
         CHECK(e_logits < 1e-4);
         m.backward(loss_weights(y));
         double worst = 0;
+        std::string worst_name;
         for (const auto& p : m.parameters()) {
             const Record& g = f.at("grad:" + p.name);
-            worst = std::max(worst, rel_l2(p.grad->data(), g, g.values.size()));
+            const double e = rel_l2(p.grad->data(), g, g.values.size());
+            if (e > worst) {
+                worst = e;
+                worst_name = p.name;
+            }
         }
-        INFO("float gradients: worst relative L2 error " << worst);
-        CHECK(worst < 1e-4);
+        INFO("float gradients: worst relative L2 error " << worst << " (" << worst_name << ")");
+        CHECK(worst < grad_tolerance);
     }
 }
+

@@ -27,7 +27,7 @@ namespace safnet::detail {
 /// spans several output rows; the kernel sees one row of length oh * wp, whose columns
 /// x >= ow are discarded when copying out.
 struct DirectConvShape {
-    std::size_t channels, out_channels, k;
+    std::size_t channels, out_channels, kh, kw;  // window: kh rows x kw columns
     std::size_t oh, ow;      // the image's output
     std::size_t rows;        // output rows the kernel computes: oh (row layout) or 1 (flat)
     std::size_t vectors;     // vectors per kernel row
@@ -45,11 +45,11 @@ DirectConvShape direct_conv_shape(std::size_t channels, std::size_t out_channels
     constexpr std::size_t S = xsimd::batch<T>::size;
     const std::size_t hp = oh + k - 1;
     const std::size_t row_vectors = (ow + S - 1) / S, row_wp = row_vectors * S + k - 1;
-    DirectConvShape row{channels, out_channels, k, oh, ow, oh, row_vectors, hp, row_wp, hp * row_wp, false, S};
+    DirectConvShape row{channels, out_channels, k, k, oh, ow, oh, row_vectors, hp, row_wp, hp * row_wp, false, S};
     const std::size_t flat_wp = ow + k - 1, flat_vectors = (oh * flat_wp + S - 1) / S;
     // The last vector of the last tap reads up to (k-1)*wp + (k-1) + flat_vectors*S - 1.
     const std::size_t flat_plane = std::max(hp * flat_wp, (k - 1) * flat_wp + k - 1 + flat_vectors * S);
-    DirectConvShape flat{channels, out_channels, k, oh, ow, 1, flat_vectors, hp, flat_wp, flat_plane, true, S};
+    DirectConvShape flat{channels, out_channels, k, k, oh, ow, 1, flat_vectors, hp, flat_wp, flat_plane, true, S};
     return flat.efficiency() > row.efficiency() ? flat : row;
 }
 
@@ -90,10 +90,11 @@ void pad_image(const T* x, std::size_t channels, std::size_t h, std::size_t w, s
 }
 
 /// Weights W[o][c][ky][kx] regrouped as [o / MR][c][ky][kx][MR] (output channels padded with
-/// zeros to a multiple of MR), so that a tile's MR broadcasts per tap are adjacent.
+/// zeros to a multiple of MR), so that a tile's MR broadcasts per tap are adjacent. `window`:
+/// taps per (o, c), k * k for a square kernel.
 template <std::size_t MR, class T>
-void pack_direct_weights(const T* w, std::size_t out_channels, std::size_t channels, std::size_t k, T* packed) {
-    const std::size_t taps = channels * k * k, blocks = (out_channels + MR - 1) / MR;
+void pack_direct_weights(const T* w, std::size_t out_channels, std::size_t channels, std::size_t window, T* packed) {
+    const std::size_t taps = channels * window, blocks = (out_channels + MR - 1) / MR;
     for (std::size_t b = 0; b < blocks; ++b)
         for (std::size_t t = 0; t < taps; ++t)
             for (std::size_t m = 0; m < MR; ++m) {
@@ -107,7 +108,9 @@ void pack_direct_weights(const T* w, std::size_t out_channels, std::size_t chann
 // which ran 10-60 % slower on ResNet's 3x3 shapes.
 inline constexpr std::size_t direct_conv_mr = 8;
 
-template <std::size_t MR, std::size_t R, std::size_t V, class T>
+// KH, KW: the window when known at compile time (0: s.kh, s.kw at run time), so that the
+// common 3x3 and 1x3 windows unroll completely.
+template <std::size_t MR, std::size_t R, std::size_t V, std::size_t KH, std::size_t KW, class T>
 inline void direct_conv_tile(const DirectConvShape& s, const T* wpack, const T* xp, std::size_t y0, std::size_t v0,
                              T* out, std::size_t ld_out, std::size_t rows_out, std::size_t m_valid) {
     using B = xsimd::batch<T>;
@@ -116,11 +119,11 @@ inline void direct_conv_tile(const DirectConvShape& s, const T* wpack, const T* 
     for (std::size_t m = 0; m < MR; ++m)
         for (std::size_t r = 0; r < R; ++r)
             for (std::size_t v = 0; v < V; ++v) acc[m][r][v] = B(T(0));
-    const std::size_t k = s.k;
+    const std::size_t kh = KH ? KH : s.kh, kw = KW ? KW : s.kw;
     for (std::size_t c = 0; c < s.channels; ++c) {
         const T* plane = xp + c * s.plane + y0 * s.wp + v0 * S;
-        for (std::size_t ky = 0; ky < k; ++ky)
-            for (std::size_t kx = 0; kx < k; ++kx, wpack += MR) {
+        for (std::size_t ky = 0; ky < kh; ++ky)
+            for (std::size_t kx = 0; kx < kw; ++kx, wpack += MR) {
                 B wv[MR];
                 for (std::size_t m = 0; m < MR; ++m) wv[m] = B(wpack[m]);
                 for (std::size_t r = 0; r < R; ++r)
@@ -139,13 +142,27 @@ inline void direct_conv_tile(const DirectConvShape& s, const T* wpack, const T* 
 }
 
 // All rows of one block of MR output channels, R rows at a time, V vectors at a time.
-template <std::size_t MR, std::size_t V, class T>
+template <std::size_t MR, std::size_t V, std::size_t KH, std::size_t KW, class T>
 inline void direct_conv_block(const DirectConvShape& s, const T* wpack, const T* xp, std::size_t v0, T* out,
                               std::size_t ld_out, std::size_t m_valid) {
     constexpr std::size_t R = V == 1 ? 3 : 1;
     std::size_t y = 0;
-    for (; y + R <= s.rows; y += R) direct_conv_tile<MR, R, V>(s, wpack, xp, y, v0, out, ld_out, s.rows, m_valid);
-    for (; y < s.rows; ++y) direct_conv_tile<MR, 1, V>(s, wpack, xp, y, v0, out, ld_out, s.rows, m_valid);
+    for (; y + R <= s.rows; y += R) direct_conv_tile<MR, R, V, KH, KW>(s, wpack, xp, y, v0, out, ld_out, s.rows, m_valid);
+    for (; y < s.rows; ++y) direct_conv_tile<MR, 1, V, KH, KW>(s, wpack, xp, y, v0, out, ld_out, s.rows, m_valid);
+}
+
+template <std::size_t KH, std::size_t KW, class T>
+void direct_conv_window(const DirectConvShape& s, const T* wpack, const T* xp, T* out, std::size_t ld_out) {
+    constexpr std::size_t MR = direct_conv_mr;
+    const std::size_t taps = s.channels * s.kh * s.kw;
+    for (std::size_t o = 0; o < s.out_channels; o += MR) {
+        const T* wb = wpack + (o / MR) * taps * MR;
+        T* ob = out + o * s.rows * ld_out;
+        const std::size_t m_valid = std::min(MR, s.out_channels - o);
+        std::size_t v = 0;
+        for (; v + 2 <= s.vectors; v += 2) direct_conv_block<MR, 2, KH, KW>(s, wb, xp, v, ob, ld_out, m_valid);
+        for (; v < s.vectors; ++v) direct_conv_block<MR, 1, KH, KW>(s, wb, xp, v, ob, ld_out, m_valid);
+    }
 }
 
 /// out[o][y][x] = sum over (c, ky, kx) of W[o][c][ky][kx] * xp[c][y + ky][x + kx], for one
@@ -154,15 +171,12 @@ inline void direct_conv_block(const DirectConvShape& s, const T* wpack, const T*
 /// stored); in the flat layout, output (y, x) lands at column y * wp + x of its plane's row.
 template <class T>
 void direct_conv(const DirectConvShape& s, const T* wpack, const T* xp, T* out, std::size_t ld_out) {
-    constexpr std::size_t MR = direct_conv_mr;
-    const std::size_t taps = s.channels * s.k * s.k;
-    for (std::size_t o = 0; o < s.out_channels; o += MR) {
-        const T* wb = wpack + (o / MR) * taps * MR;
-        T* ob = out + o * s.rows * ld_out;
-        const std::size_t m_valid = std::min(MR, s.out_channels - o);
-        std::size_t v = 0;
-        for (; v + 2 <= s.vectors; v += 2) direct_conv_block<MR, 2>(s, wb, xp, v, ob, ld_out, m_valid);
-        for (; v < s.vectors; ++v) direct_conv_block<MR, 1>(s, wb, xp, v, ob, ld_out, m_valid);
+    if (s.kh == 3 && s.kw == 3) {
+        direct_conv_window<3, 3>(s, wpack, xp, out, ld_out);
+    } else if (s.kh == 1 && s.kw == 3) {
+        direct_conv_window<1, 3>(s, wpack, xp, out, ld_out);
+    } else {
+        direct_conv_window<0, 0>(s, wpack, xp, out, ld_out);
     }
 }
 
