@@ -112,7 +112,7 @@ inline constexpr std::size_t direct_conv_mr = 8;
 // common 3x3 and 1x3 windows unroll completely.
 template <std::size_t MR, std::size_t R, std::size_t V, std::size_t KH, std::size_t KW, class T>
 inline void direct_conv_tile(const DirectConvShape& s, const T* wpack, const T* xp, std::size_t y0, std::size_t v0,
-                             T* out, std::size_t ld_out, std::size_t rows_out, std::size_t m_valid) {
+                             T* out, std::size_t ld_out, std::size_t plane_out, std::size_t m_valid) {
     using B = xsimd::batch<T>;
     constexpr std::size_t S = B::size;
     B acc[MR][R][V];
@@ -133,12 +133,13 @@ inline void direct_conv_tile(const DirectConvShape& s, const T* wpack, const T* 
                     }
             }
     }
-    // Output rows are `ld_out` apart, planes `rows_out * ld_out`; the caller's buffer is wide
+    // `out` is the tile's first output element (channel 0, row y0, vector v0); rows are
+    // `ld_out` apart, channels `plane_out`; the caller's buffer is wide
     // enough for whole vectors.
     for (std::size_t m = 0; m < m_valid; ++m)
         for (std::size_t r = 0; r < R; ++r)
             for (std::size_t v = 0; v < V; ++v)
-                acc[m][r][v].store_unaligned(out + m * rows_out * ld_out + (y0 + r) * ld_out + (v0 + v) * S);
+                acc[m][r][v].store_unaligned(out + m * plane_out + r * ld_out + v * S);
 }
 
 // All rows of one block of MR output channels, R rows at a time, V vectors at a time.
@@ -147,8 +148,11 @@ inline void direct_conv_block(const DirectConvShape& s, const T* wpack, const T*
                               std::size_t ld_out, std::size_t m_valid) {
     constexpr std::size_t R = V == 1 ? 3 : 1;
     std::size_t y = 0;
-    for (; y + R <= s.rows; y += R) direct_conv_tile<MR, R, V, KH, KW>(s, wpack, xp, y, v0, out, ld_out, s.rows, m_valid);
-    for (; y < s.rows; ++y) direct_conv_tile<MR, 1, V, KH, KW>(s, wpack, xp, y, v0, out, ld_out, s.rows, m_valid);
+    constexpr std::size_t S = xsimd::batch<T>::size;
+    const std::size_t plane_out = s.rows * ld_out;
+    for (; y + R <= s.rows; y += R)
+        direct_conv_tile<MR, R, V, KH, KW>(s, wpack, xp, y, v0, out + y * ld_out + v0 * S, ld_out, plane_out, m_valid);
+    for (; y < s.rows; ++y) direct_conv_tile<MR, 1, V, KH, KW>(s, wpack, xp, y, v0, out + y * ld_out + v0 * S, ld_out, plane_out, m_valid);
 }
 
 template <std::size_t KH, std::size_t KW, class T>

@@ -140,18 +140,19 @@ void winograd_input_transform(const WinogradShape& s, const T* x, T* t) {
         }
 }
 
-/// A^T over the six product sets m[i] (out_channels x tiles rows of `ld` >= vectors * S
-/// columns each, `set` apart) into y (out_channels x oh x ow), dropping rows >= oh and
-/// columns >= ow.
+/// A^T over the six product sets of `rows_used` tile rows starting at `tile0`, for output
+/// channels o0 .. o0 + count: m[i][oc][r][x] (sets `set` apart, channels `group * ld`, rows
+/// ld), into y (out_channels x oh x ow), dropping rows >= oh and columns >= ow.
 template <class T>
-void winograd_output_transform(const WinogradShape& s, const T* m, std::size_t ld, std::size_t set, T* y) {
+void winograd_output_transform(const WinogradShape& s, const T* m, std::size_t ld, std::size_t set, std::size_t o0,
+                               std::size_t count, std::size_t tile0, std::size_t group, std::size_t rows_used, T* y) {
     using B = xsimd::batch<T>;
     constexpr std::size_t S = B::size, P = winograd_points;
-    for (std::size_t o = 0; o < s.rows.out_channels; ++o)
-        for (std::size_t tile = 0; tile < s.tiles; ++tile) {
-            const T* in = m + (o * s.tiles + tile) * ld;
-            const std::size_t y0 = 4 * tile, rows = std::min<std::size_t>(4, s.oh - y0);
-            T* out = y + (o * s.oh + y0) * s.ow;
+    for (std::size_t oc = 0; oc < count; ++oc)
+        for (std::size_t g = 0; g < rows_used; ++g) {
+            const T* in = m + (oc * group + g) * ld;
+            const std::size_t y0 = 4 * (tile0 + g), rows = std::min<std::size_t>(4, s.oh - y0);
+            T* out = y + ((o0 + oc) * s.oh + y0) * s.ow;
             for (std::size_t x = 0; x < s.ow; x += S) {
                 B prod[P], res[4];
                 for (std::size_t i = 0; i < P; ++i) prod[i] = B::load_unaligned(in + i * set + x);
@@ -169,23 +170,52 @@ void winograd_output_transform(const WinogradShape& s, const T* m, std::size_t l
         }
 }
 
-/// Workspace sizes of winograd_conv: the transformed input and the products.
+/// Workspace sizes of winograd_conv: the transformed input and the products of one block of
+/// output channels and tile rows (kept in L1 between the products and A^T).
 inline std::size_t winograd_input_size(const WinogradShape& s) { return winograd_points * s.rows.channels * s.rows.plane; }
 inline std::size_t winograd_product_size(const WinogradShape& s) {
-    return winograd_points * s.rows.out_channels * s.tiles * s.rows.vectors * s.rows.lanes;
+    return winograd_points * direct_conv_mr * 3 * s.rows.vectors * s.rows.lanes;
 }
 
 /// y (out_channels x oh x ow) = the 3x3 convolution of the image x (channels x h x w, zero
 /// padded by s.pad) with weights packed by pack_winograd_weights<direct_conv_mr>; t and m are
 /// workspaces of winograd_input_size(s) and winograd_product_size(s) elements.
+/// Per block of MR output channels and of 1 tile row (rows of >= 2 vectors) or 3 tile rows
+/// (rows of one vector): the six products (the direct kernel's register tiles), then A^T
+/// while they are in L1.
 template <class T>
 void winograd_conv(const WinogradShape& s, const T* packed, const T* x, T* t, T* m, T* y) {
-    constexpr std::size_t S = xsimd::batch<T>::size, MR = direct_conv_mr;
+    constexpr std::size_t S = xsimd::batch<T>::size, MR = direct_conv_mr, P = winograd_points;
     winograd_input_transform(s, x, t);
-    const std::size_t t_set = s.rows.channels * s.rows.plane, ld = s.rows.vectors * S, m_set = s.rows.out_channels * s.tiles * ld;
-    const std::size_t w_set = (s.rows.out_channels + MR - 1) / MR * MR * s.rows.channels * 3;
-    for (std::size_t i = 0; i < winograd_points; ++i) direct_conv(s.rows, packed + i * w_set, t + i * t_set, m + i * m_set, ld);
-    winograd_output_transform(s, m, ld, m_set, y);
+    const DirectConvShape& r = s.rows;
+    const std::size_t t_set = r.channels * r.plane, ld = r.vectors * S, taps = r.channels * 3;
+    const std::size_t w_set = (r.out_channels + MR - 1) / MR * MR * taps;
+    const std::size_t group = r.vectors >= 2 ? 1 : 3, m_set = MR * group * ld;
+    for (std::size_t o = 0; o < r.out_channels; o += MR) {
+        const std::size_t m_valid = std::min(MR, r.out_channels - o);
+        for (std::size_t tile = 0; tile < s.tiles; tile += group) {
+            const std::size_t g = std::min(group, s.tiles - tile);
+            for (std::size_t i = 0; i < P; ++i) {
+                const T* wb = packed + i * w_set + (o / MR) * taps * MR;
+                const T* ti = t + i * t_set;
+                T* mi = m + i * m_set;
+                const std::size_t plane_out = group * ld;
+                if (g == 3) {
+                    for (std::size_t v = 0; v < r.vectors; ++v)
+                        direct_conv_tile<MR, 3, 1, 1, 3>(r, wb, ti, tile, v, mi + v * S, ld, plane_out, m_valid);
+                    continue;
+                }
+                for (std::size_t row = 0; row < g; ++row) {
+                    std::size_t v = 0;
+                    for (; v + 2 <= r.vectors; v += 2)
+                        direct_conv_tile<MR, 1, 2, 1, 3>(r, wb, ti, tile + row, v, mi + row * ld + v * S, ld, plane_out, m_valid);
+                    for (; v < r.vectors; ++v)
+                        direct_conv_tile<MR, 1, 1, 1, 3>(r, wb, ti, tile + row, v, mi + row * ld + v * S, ld, plane_out, m_valid);
+                }
+            }
+            winograd_output_transform(s, m, ld, m_set, o, m_valid, tile, group, g, y);
+        }
+    }
 }
 
 }  // namespace safnet::detail
