@@ -58,6 +58,21 @@ void require_close_to_scale(const Tensor<T>& a, const Tensor<T>& b, const char* 
         if (std::abs(double(a[i]) - double(b[i])) > tol) FAIL(what << ": element " << i << " differs: " << a[i] << " vs " << b[i]);
 }
 
+// Two convolutions with the same random weights (and bias), computing with algorithms a and b.
+template <class T>
+void make_twins(Conv2d<T>& first, Conv2d<T>& second, ConvAlgorithm a, ConvAlgorithm b, bool bias, std::mt19937_64& rng) {
+    fill(first.weight().raw(), rng);
+    second.weight().raw() = first.weight().raw();
+    if (bias) {
+        fill(first.bias(), rng);
+        second.bias() = first.bias();
+    }
+    first.refresh_weights();
+    second.refresh_weights();
+    first.set_algorithm(a);
+    second.set_algorithm(b);
+}
+
 struct Case {
     std::size_t c, o, k, p, h, w;
     bool bias;
@@ -70,16 +85,7 @@ void compare_algorithms(const Case& cs) {
     std::mt19937_64 rng(cs.c * 1000 + cs.o * 100 + cs.w);
     const Conv2dOptions opt{cs.c, cs.o, cs.k, cs.stride, cs.p, cs.bias};
     Conv2d<T> gemm(opt, safnet::Tanh{}), direct(opt, safnet::Tanh{});
-    fill(gemm.weight().raw(), rng);
-    direct.weight().raw() = gemm.weight().raw();
-    if (cs.bias) {
-        fill(gemm.bias(), rng);
-        direct.bias() = gemm.bias();
-    }
-    gemm.refresh_weights();
-    direct.refresh_weights();
-    gemm.set_algorithm(ConvAlgorithm::gemm);
-    direct.set_algorithm(ConvAlgorithm::direct);
+    make_twins(gemm, direct, ConvAlgorithm::gemm, ConvAlgorithm::direct, cs.bias, rng);
     Tensor<T> x(Shape{3, cs.c, cs.h, cs.w});
     fill(x, rng);
     Tensor<T> ya, yb, dxa, dxb;
@@ -132,16 +138,7 @@ void compare_winograd(const Case& cs, double tolerance) {
     std::mt19937_64 rng(cs.c * 1000 + cs.o * 100 + cs.w + 7);
     const Conv2dOptions opt{cs.c, cs.o, 3, 1, cs.p, cs.bias};
     Conv2d<T> direct(opt, safnet::Softsign{}), wino(opt, safnet::Softsign{});
-    fill(direct.weight().raw(), rng);
-    wino.weight().raw() = direct.weight().raw();
-    if (cs.bias) {
-        fill(direct.bias(), rng);
-        wino.bias() = direct.bias();
-    }
-    direct.refresh_weights();
-    wino.refresh_weights();
-    direct.set_algorithm(ConvAlgorithm::direct);
-    wino.set_algorithm(ConvAlgorithm::winograd);
+    make_twins(direct, wino, ConvAlgorithm::direct, ConvAlgorithm::winograd, cs.bias, rng);
     Tensor<T> x(Shape{3, cs.c, cs.h, cs.w}), ya, yb, dxa, dxb;
     fill(x, rng);
     direct.forward(x, ya);

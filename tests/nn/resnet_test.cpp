@@ -149,6 +149,31 @@ TEST_CASE("eval mode (depth-first, BN, residual and ReLU applied per image) equa
     }
 }
 
+TEST_CASE("a residual block's eval forward (per image, BN applied in place) equals the unfused path bit for bit", "[nn][resnet]") {
+    struct Case { std::size_t in, out, stride; Shortcut kind; };
+    for (const Case c : {Case{16, 16, 1, Shortcut::A}, Case{16, 32, 2, Shortcut::A}, Case{16, 32, 2, Shortcut::B}}) {
+        CAPTURE(c.in, c.out, c.stride, c.kind == Shortcut::A);
+        BasicBlock<float> block(c.in, c.out, c.stride, c.kind, safnet::Tanh{});
+        std::mt19937_64 rng(c.out + c.stride);
+        block.for_each_parameter("", [&](const Parameter<float>& p) {
+            for (auto& v : p.value->span()) v = static_cast<float>(rng() % 1000) / 1000.0f - 0.4f;
+            if (p.saf) p.saf->refresh();
+        });
+        block.for_each_buffer("", [&](const std::string& name, Tensor<float>& b) {
+            for (auto& v : b.span()) v = name.ends_with("var") ? 0.5f + static_cast<float>(rng() % 1000) / 1000.0f : 0.1f;
+        });
+        Tensor<float> x(Shape{3, c.in, 16, 16}), fused, unfused;
+        fill_pattern(x);
+        block.for_each_relu_batchnorm([](BatchNorm2d<float>& bn) { bn.track_activation_max(true); });
+        block.forward(x, unfused, Mode::eval);
+        block.for_each_relu_batchnorm([](BatchNorm2d<float>& bn) { bn.track_activation_max(false); });
+        block.forward(x, fused, Mode::eval);
+        REQUIRE(fused.shape() == unfused.shape());
+        for (std::size_t i = 0; i < fused.size(); ++i)
+            REQUIRE(std::bit_cast<std::uint32_t>(fused[i]) == std::bit_cast<std::uint32_t>(unfused[i]));
+    }
+}
+
 TEST_CASE("backward skips the input gradient unless asked, with identical parameter gradients", "[nn][resnet]") {
     ResNet<float> m({"resnet20", 3, 10, Shortcut::B, safnet::Tanh{}});
     m.initialize(6);
