@@ -3,13 +3,8 @@
 // train: normalize with the batch's per-channel mean and biased variance; update
 //   running_mean/var with `momentum` (running_var uses the unbiased variance).
 // eval: normalize with the running statistics.
-// backward() matches the mode of the preceding forward().
-// Batch statistics are built from per-image partial sums (double), combined per channel in
-// image order, so results do not depend on the thread count. The per-image sums can be
-// gathered by the layer that produces the images, in its epilogue while each image is in
-// cache (record_moments(), record_grad_sums()): a training step then reads each activation
-// tensor once less per BN pass, and the results are the same bits, because the partial sums
-// come from the same function either way.
+// backward() matches the mode of the preceding forward(); statistics are summed in double,
+// one channel per task, so results do not depend on the thread count.
 #pragma once
 
 #include <safnet/detail/profile.hpp>
@@ -125,9 +120,7 @@ public:
 
     /// y = BN(x), or with the fused epilogue y = relu(BN(x) + residual) (residual optional):
     /// one pass over memory instead of three. Backward only needs x, so the fused form
-    /// changes nothing there. In train mode the batch statistics come from per-image moments:
-    /// those recorded by the producer of x (record_moments()) if armed for x's shape,
-    /// otherwise computed here.
+    /// changes nothing there.
     void forward(const Tensor<T>& x, Tensor<T>& y, Mode mode, const Tensor<T>* residual = nullptr, bool relu = false) {
         const profile::Scope scope(profile::Kind::bn_forward);
         check(x.shape());
@@ -135,19 +128,17 @@ public:
             throw Error("BatchNorm2d: residual " + residual->shape().str() + " does not match " + x.shape().str());
         y.resize(x.shape());
         mode_ = mode;
-        const std::size_t n = x.shape()[0], hw = x.shape()[2] * x.shape()[3], image = c_ * hw;
-        const bool recorded = take_recorded(moments_shape_, x.shape());  // disarmed in either mode
-        if (mode == Mode::train && !recorded) {
-            moments_.resize(n * c_);
-            thread_pool().parallel_for(n, [&](std::size_t b, std::size_t e, std::size_t) {
-                for (std::size_t i = b; i < e; ++i) image_moments(i, x.data() + i * image, hw);
-            });
-        }
+        const std::size_t n = x.shape()[0], hw = x.shape()[2] * x.shape()[3];
         thread_pool().parallel_for(c_, [&](std::size_t b, std::size_t e, std::size_t) {
             for (std::size_t c = b; c < e; ++c) {
                 double mean = running_mean_[c], var = running_var_[c];
                 if (mode == Mode::train) {
-                    const double m = static_cast<double>(n * hw), s2 = combine_moments(c, n, hw, mean);
+                    double s = 0, s2 = 0;
+                    for (std::size_t i = 0; i < n; ++i) s += detail::plane_sum(x.data() + (i * c_ + c) * hw, hw);
+                    const double m = static_cast<double>(n * hw);
+                    mean = s / m;
+                    for (std::size_t i = 0; i < n; ++i)
+                        s2 += detail::plane_sq_dev(x.data() + (i * c_ + c) * hw, hw, static_cast<T>(mean));
                     var = s2 / m;
                     running_mean_[c] = static_cast<T>((1 - momentum_) * running_mean_[c] + momentum_ * mean);
                     const double unbiased = m > 1 ? s2 / (m - 1) : var;
@@ -163,28 +154,6 @@ public:
                 }
             }
         });
-    }
-
-    /// For the producer of the next train-mode forward()'s input (shape `s`): returns the
-    /// epilogue epi(n, image) that records image n's per-channel moments, to be run on every
-    /// image of the batch (any thread) before that forward(), which then uses them instead of
-    /// reading the batch again. Armed for one forward() of that shape.
-    auto record_moments(const Shape& s) {
-        check(s);
-        moments_.resize(s[0] * c_);
-        moments_shape_ = s;
-        return [this, hw = s[2] * s[3]](std::size_t n, const T* image) { image_moments(n, image, hw); };
-    }
-
-    /// The same for backward(x, dy, dx): epi(n, dy image) records image n's sums of dy and of
-    /// dy * (x - mean), reading x's image n (x: the input of the last train-mode forward()).
-    auto record_grad_sums(const Tensor<T>& x) {
-        check(x.shape());
-        grad_sums_.resize(x.shape()[0] * c_);
-        grad_sums_shape_ = x.shape();
-        return [this, &x, hw = x.shape()[2] * x.shape()[3]](std::size_t n, const T* dy) {
-            image_grad_sums(n, dy, x.data() + n * c_ * hw, hw);
-        };
     }
 
     /// The fused eval-mode form for a producer's epilogue: begin_eval_images() once per batch
@@ -232,29 +201,21 @@ public:
         return m;
     }
 
-    /// dx and the parameter gradients, given x (the last forward()'s input) and dy. The sums
-    /// over dy are those recorded by record_grad_sums() if armed for x's shape.
     void backward(const Tensor<T>& x, const Tensor<T>& dy, Tensor<T>& dx) {
         const profile::Scope scope(profile::Kind::bn_backward);
         check(x.shape());
-        if (!(dy.shape() == x.shape()))
-            throw Error("BatchNorm2d: gradient " + dy.shape().str() + " does not match the input " + x.shape().str());
         dx.resize(x.shape());
-        const std::size_t n = x.shape()[0], hw = x.shape()[2] * x.shape()[3], image = c_ * hw;
+        const std::size_t n = x.shape()[0], hw = x.shape()[2] * x.shape()[3];
         const double m = static_cast<double>(n * hw);
-        if (!take_recorded(grad_sums_shape_, x.shape())) {
-            grad_sums_.resize(n * c_);
-            thread_pool().parallel_for(n, [&](std::size_t b, std::size_t e, std::size_t) {
-                for (std::size_t i = b; i < e; ++i) image_grad_sums(i, dy.data() + i * image, x.data() + i * image, hw);
-            });
-        }
         thread_pool().parallel_for(c_, [&](std::size_t b, std::size_t e, std::size_t) {
             for (std::size_t c = b; c < e; ++c) {
                 const double mean = mean_[c], invstd = invstd_[c];
                 double sum_dy = 0, sum_dy_xhat = 0;
                 for (std::size_t i = 0; i < n; ++i) {
-                    sum_dy += grad_sums_[i * c_ + c].sum;
-                    sum_dy_xhat += grad_sums_[i * c_ + c].dot;
+                    const auto [s, dot] = detail::plane_sum_and_dot_dev(dy.data() + (i * c_ + c) * hw,
+                                                                         x.data() + (i * c_ + c) * hw, hw, static_cast<T>(mean));
+                    sum_dy += s;
+                    sum_dy_xhat += dot;
                 }
                 sum_dy_xhat *= invstd;
                 grad_weight_[c] = static_cast<T>(sum_dy_xhat);
@@ -288,53 +249,6 @@ public:
     }
 
 private:
-    // One image's channel plane: its sum, a center (its mean rounded to T) and the sum of
-    // squared deviations from that center, so that batch variances combine without
-    // cancellation. And the two sums backward() needs.
-    struct PlaneMoments {
-        double sum, center, sq;
-    };
-    struct PlaneGradSums {
-        double sum, dot;
-    };
-
-    void image_moments(std::size_t n, const T* image, std::size_t hw) {
-        for (std::size_t c = 0; c < c_; ++c) {
-            const T* p = image + c * hw;
-            const double sum = detail::plane_sum(p, hw);
-            const T center = static_cast<T>(sum / static_cast<double>(hw));
-            moments_[n * c_ + c] = {sum, center, detail::plane_sq_dev(p, hw, center)};
-        }
-    }
-    void image_grad_sums(std::size_t n, const T* dy, const T* x, std::size_t hw) {
-        for (std::size_t c = 0; c < c_; ++c) {
-            const auto [sum, dot] = detail::plane_sum_and_dot_dev(dy + c * hw, x + c * hw, hw, mean_[c]);
-            grad_sums_[n * c_ + c] = {sum, dot};
-        }
-    }
-    // Channel c's batch mean (out) and sum of squared deviations from it (returned), from the
-    // per-image moments in image order: sum (x - mean)^2 over a plane with center z is
-    // sq + 2 (z - mean) (sum - hw z) + hw (z - mean)^2.
-    double combine_moments(std::size_t c, std::size_t n, std::size_t hw, double& mean) const {
-        const double h = static_cast<double>(hw);
-        double sum = 0;
-        for (std::size_t i = 0; i < n; ++i) sum += moments_[i * c_ + c].sum;
-        mean = sum / (static_cast<double>(n) * h);
-        double sq = 0;
-        for (std::size_t i = 0; i < n; ++i) {
-            const PlaneMoments& pm = moments_[i * c_ + c];
-            const double shift = pm.center - mean;
-            sq += pm.sq + 2 * shift * (pm.sum - h * pm.center) + h * shift * shift;
-        }
-        return sq;
-    }
-    // Whether partial sums were recorded for a tensor of shape s (and disarms them).
-    static bool take_recorded(Shape& recorded, const Shape& s) {
-        const bool ok = recorded.rank() > 0 && recorded == s;
-        recorded = Shape{};
-        return ok;
-    }
-
     struct Affine {
         T scale, shift;
     };
@@ -372,9 +286,6 @@ private:
     mutable Tensor<T> channel_max_;  // written by apply_plane under forward's per-channel split
     std::vector<Affine> eval_affine_;
     Tensor<T> weight_, bias_, running_mean_, running_var_, grad_weight_, grad_bias_, mean_, invstd_;
-    std::vector<PlaneMoments> moments_;     // per image and channel, from the last train forward
-    std::vector<PlaneGradSums> grad_sums_;  // per image and channel, for backward
-    Shape moments_shape_, grad_sums_shape_; // armed recordings (rank 0: none)
 };
 
 }  // namespace safnet::nn

@@ -51,13 +51,12 @@ public:
             forward_eval_fused(x, y);
             return;
         }
-        // Train mode: each conv's epilogue records its BN's per-image moments (in cache).
-        conv_into_bn(conv1_, x, a1_, bn1_, mode);
+        conv1_.forward(x, a1_);
         bn1_.forward(a1_, r1_, mode, nullptr, true);  // r1 = relu(bn1(a1)), fused
-        conv_into_bn(conv2_, r1_, a2_, bn2_, mode);
+        conv2_.forward(r1_, a2_);
         const Tensor<T>* shortcut = &x;
         if (proj_conv_) {
-            conv_into_bn(*proj_conv_, x, sa_, *proj_bn_, mode);
+            proj_conv_->forward(x, sa_);
             proj_bn_->forward(sa_, sb_, mode);
             shortcut = &sb_;
         } else if (pad_) {
@@ -120,27 +119,17 @@ public:
     /// ReLU backward pass between blocks disappears into this block's conv1 epilogue. Every
     /// per-image fix-up (ReLU masks, the shortcut's gradient) runs there, while the image is
     /// in cache; the values are those of the unfused sequence, bit for bit.
-    /// With input_bn (the BN whose output, after a ReLU, is x; input_bn_x: that BN's input),
-    /// the epilogue also records input_bn's backward sums from dx (BatchNorm2d::record_grad_sums).
-    void backward_from_sum(const Tensor<T>& x, const Tensor<T>& dsum, Tensor<T>& dx, bool mask_input,
-                           BatchNorm2d<T>* input_bn = nullptr, const Tensor<T>* input_bn_x = nullptr) {
+    void backward_from_sum(const Tensor<T>& x, const Tensor<T>& dsum, Tensor<T>& dx, bool mask_input) {
         if (!has_backward_state_) throw Error("BasicBlock: backward() needs a train-mode forward() first");
         const std::size_t in_image = x.size() / x.shape()[0], mid_image = r1_.size() / r1_.shape()[0];
         bn2_.backward(a2_, dsum, g1_);
-        auto bn1_sums = bn1_.record_grad_sums(a1_);
-        conv2_.backward(r1_, g1_, g2_, [&](std::size_t n, T* d) {
-            mask_positive(r1_.data() + n * mid_image, d, mid_image);
-            bn1_sums(n, d);
-        });
+        conv2_.backward(r1_, g1_, g2_, [&](std::size_t n, T* d) { mask_positive(r1_.data() + n * mid_image, d, mid_image); });
         bn1_.backward(a1_, g2_, g1_);
         if (proj_conv_) {
             proj_bn_->backward(sa_, dsum, g2_);
             proj_conv_->backward(x, g2_, proj_dx_);
         }
         const std::size_t out_image = dsum.size() / dsum.shape()[0];
-        // The producer's BN (if the caller gives it) gets its sums from dx while it is in cache.
-        std::optional<decltype(input_bn->record_grad_sums(*input_bn_x))> input_sums;
-        if (input_bn) input_sums.emplace(input_bn->record_grad_sums(*input_bn_x));
         conv1_.backward(x, g1_, dx, [&](std::size_t n, T* d) {
             if (proj_conv_) {
                 add_to(proj_dx_.data() + n * in_image, d, in_image);
@@ -150,7 +139,6 @@ public:
                 add_to(dsum.data() + n * in_image, d, in_image);
             }
             if (mask_input) mask_positive(x.data() + n * in_image, d, in_image);
-            if (input_sums) (*input_sums)(n, d);
         });
     }
 
@@ -184,20 +172,7 @@ public:
         f(bn2_);
     }
 
-    /// The BN whose output (after the shortcut add and ReLU) is this block's output, and its
-    /// input, for the next block's backward_from_sum.
-    BatchNorm2d<T>& output_bn() noexcept { return bn2_; }
-    const Tensor<T>& output_bn_input() const noexcept { return a2_; }
-
 private:
-    // y = conv(x); in train mode its epilogue records bn's per-image moments.
-    static void conv_into_bn(Conv2d<T>& conv, const Tensor<T>& x, Tensor<T>& y, BatchNorm2d<T>& bn, Mode mode) {
-        if (mode == Mode::train) {
-            conv.forward(x, y, bn.record_moments(conv.output_shape(x.shape())));
-        } else {
-            conv.forward(x, y);
-        }
-    }
     // Option A: x[:, :, ::s, ::s] with (out-in)/2 zero channels before and the rest after.
     void pad_forward(const Tensor<T>& x, Tensor<T>& s) const {
         const Shape& is = x.shape();
@@ -341,9 +316,6 @@ public:
         if (mode == Mode::eval && !stem_bn_->tracking_activation_max()) {  // BN + ReLU in the conv's epilogue
             const Shape s = stem_->output_shape(x.shape());
             stem_->forward(x, stem_relu_, stem_bn_->eval_epilogue(s[2] * s[3], true));
-        } else if (mode == Mode::train) {
-            stem_->forward(x, stem_out_, stem_bn_->record_moments(stem_->output_shape(x.shape())));
-            stem_bn_->forward(stem_out_, stem_relu_, mode, nullptr, true);
         } else {
             stem_->forward(x, stem_out_);
             stem_bn_->forward(stem_out_, stem_relu_, mode, nullptr, true);
@@ -381,11 +353,7 @@ public:
         ReLU<T>::backward(outs_.back(), da_, db_);
         std::swap(da_, db_);
         for (std::size_t i = blocks_.size(); i-- > 0;) {
-            // db_ (this block's dx) is the gradient of the previous BN's output: its sums are
-            // recorded on the way (the stem's BN only when no pooling lies between).
-            BatchNorm2d<T>* prev = i > 0 ? &blocks_[i - 1].output_bn() : imagenet_ ? nullptr : &*stem_bn_;
-            const Tensor<T>* prev_x = i > 0 ? &blocks_[i - 1].output_bn_input() : &stem_out_;
-            blocks_[i].backward_from_sum(block_input(i), da_, db_, true, prev, prev_x);
+            blocks_[i].backward_from_sum(block_input(i), da_, db_, true);
             std::swap(da_, db_);
         }
         if (imagenet_) {  // masking before the max pool equals ReLU backward after it: a pooled
