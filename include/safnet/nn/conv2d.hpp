@@ -353,7 +353,7 @@ private:
     safnet::detail::WgradShape wgrad_shape(const Geometry& g) const {
         constexpr std::size_t S = xsimd::batch<T>::size;
         const std::size_t o_padded = (o_.out_channels + S - 1) / S * S;
-        return {g.ckk, o_padded, o_.stride, g.oh, g.ow, (g.ow - 1) * o_.stride + o_.kernel};
+        return {g.ckk, o_padded, o_.stride, g.oh, g.ow, (g.ow - 1) * o_.stride + o_.kernel, o_.kernel};
     }
     std::size_t wgrad_rows(const Geometry& g) const { return (g.oh - 1) * o_.stride + o_.kernel; }
 
