@@ -7,8 +7,10 @@
 
 #include <safnet/detail/direct_conv.hpp>
 
+#include <array>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -71,4 +73,31 @@ TEST_CASE("direct weight gradient: the row tile equals the general tile bit for 
         if (c.o <= xsimd::batch<double>::size) check_weight_gradient<double>(c), ++checked;
     }
     CHECK(checked >= 2);
+}
+
+namespace {
+
+template <class T>
+void check_transpose(std::size_t channels, std::size_t pixels, std::size_t o_padded) {
+    CAPTURE(channels, pixels, o_padded, sizeof(T));
+    std::vector<T> dy(channels * pixels), dyt(pixels * o_padded, std::numeric_limits<T>::quiet_NaN());
+    for (std::size_t i = 0; i < dy.size(); ++i) dy[i] = static_cast<T>(i) + T(0.25);  // distinct values
+    transpose_to_pixel_major(dy.data(), channels, pixels, o_padded, dyt.data());
+    std::size_t wrong = 0;
+    for (std::size_t p = 0; p < pixels; ++p)
+        for (std::size_t o = 0; o < o_padded; ++o) {
+            const T expect = o < channels ? dy[o * pixels + p] : T(0);
+            wrong += !(dyt[p * o_padded + o] == expect);  // NaN (unwritten) counts as wrong
+        }
+    CHECK(wrong == 0);
+}
+
+}  // namespace
+
+TEST_CASE("the output gradient's transpose to pixel-major rows, with zero-padded channels", "[detail][conv]") {
+    // Whole 16 x 16 blocks (the AVX-512 path where built), pixel tails, channel counts that are
+    // not multiples of 16, and padding.
+    for (const auto [c, p, op] : {std::array<std::size_t, 3>{16, 1024, 16}, {32, 256, 32}, {64, 64, 64}, {64, 49, 64},
+                                  {16, 33, 16}, {5, 40, 16}, {3, 1024, 16}, {48, 20, 64}, {16, 7, 32}})
+        check_transpose<float>(c, p, op), check_transpose<double>(c, p, op);
 }

@@ -383,16 +383,7 @@ private:
         xp.resize(Shape{g.c * hp * ws.wp});
         safnet::detail::pad_image(x, g.c, g.h, g.w, o_.padding, hp, ws.wp, hp * ws.wp, xp.data());
         T* dyt = dyt_[t].data();
-        // Transposed in blocks of 16 pixels: every dy row segment is read contiguously and each
-        // written dyt row (<= o_padded floats) stays in L1 across the block.
-        constexpr std::size_t block = 16;
-        for (std::size_t p0 = 0; p0 < g.ohw; p0 += block) {
-            const std::size_t p1 = std::min(g.ohw, p0 + block);
-            for (std::size_t oc = 0; oc < o_.out_channels; ++oc)
-                for (std::size_t p = p0; p < p1; ++p) dyt[p * ws.o_padded + oc] = dyn[oc * g.ohw + p];
-            for (std::size_t p = p0; p < p1; ++p)
-                for (std::size_t oc = o_.out_channels; oc < ws.o_padded; ++oc) dyt[p * ws.o_padded + oc] = T(0);
-        }
+        safnet::detail::transpose_to_pixel_major(dyn, o_.out_channels, g.ohw, ws.o_padded, dyt);
         safnet::detail::wgrad_accumulate(ws, tap_offsets_.data(), xp.data(), dyt, partial_dwt_[t].data());
     }
 
