@@ -176,3 +176,39 @@ TEST_CASE("Winograd convolution equals the direct kernel to rounding", "[nn][con
     for (const Case& c : kWinogradCases) compare_winograd<float>(c, 1e-5);
     for (const Case& c : kWinogradCases) compare_winograd<double>(c, 1e-13);
 }
+
+TEST_CASE("a convolution's reused workspaces keep their zero borders right when the input shape changes", "[nn][conv]") {
+    // The padded-input and Winograd workspaces write their zero borders only when their
+    // geometry changes. One layer runs forward and backward on alternating input sizes (its
+    // workspaces switch geometry between images of a batch and between calls); every result
+    // must equal that of a fresh layer. Sizes: Winograd (16, 14 wide), direct (8x8 flat,
+    // 12 wide rows), with padding 1 and 2.
+    std::mt19937_64 rng(21);
+    for (const std::size_t pad : {1, 2}) {
+        const Conv2dOptions opt{16, 16, 3, 1, pad, false};
+        Conv2d<float> reused(opt, safnet::Tanh{});
+        fill(reused.weight().raw(), rng);
+        reused.refresh_weights();
+        for (const std::size_t size : {16, 8, 14, 16, 12, 8, 14}) {
+            CAPTURE(pad, size);
+            Tensor<float> x(Shape{2, 16, size, size});
+            fill(x, rng);
+            Conv2d<float> fresh(opt, safnet::Tanh{});
+            fresh.weight().raw() = reused.weight().raw();
+            fresh.refresh_weights();
+            Tensor<float> ya, yb, dy, dxa, dxb;
+            reused.forward(x, ya);
+            fresh.forward(x, yb);
+            require_same_bits(ya, yb, "forward");
+            dy.resize(ya.shape());
+            fill(dy, rng);
+            reused.backward(x, dy, dxa);
+            fresh.backward(x, dy, dxb);
+            require_same_bits(dxa, dxb, "input gradient");
+            std::vector<Tensor<float>> grads;
+            for (auto* conv : {&reused, &fresh})
+                conv->for_each_parameter("", [&](const Parameter<float>& p) { grads.push_back(*p.grad); });
+            require_same_bits(grads[0], grads[1], "weight gradient");
+        }
+    }
+}

@@ -74,23 +74,27 @@ inline void zero_short(T* dst, std::size_t n) {
     for (; j < n; ++j) dst[j] = T(0);
 }
 
-/// Copies one image (channels x h x w) into a padded buffer of `channels` planes `plane`
-/// apart, each hp rows of wp: `pad` zeros on the top and left, zeros everywhere else outside
-/// the image (clipped to the buffer) and in each plane's tail. Every element is written.
+/// Copies the rows of one image (channels x h x w) into a padded buffer of `channels` planes
+/// `plane` apart, each hp rows of wp, at row and column offset `pad` (clipped to the buffer),
+/// and writes nothing else: the zero border is the caller's (pad_image writes it; a workspace
+/// that keeps its geometry keeps its border).
+template <class T>
+void pad_image_rows(const T* x, std::size_t channels, std::size_t h, std::size_t w, std::size_t pad, std::size_t hp,
+                    std::size_t wp, std::size_t plane, T* xp) {
+    const std::size_t first = std::min(pad, wp), count = std::min(w, wp - first);
+    const std::size_t r0 = std::min(pad, hp), r1 = std::min(pad + h, hp);
+    for (std::size_t c = 0; c < channels; ++c)
+        for (std::size_t r = r0; r < r1; ++r) copy_short(x + (c * h + (r - pad)) * w, xp + c * plane + r * wp + first, count);
+}
+
+/// Copies one image into a padded buffer as pad_image_rows does, with `pad` zeros on the top
+/// and left and zeros everywhere else outside the image and in each plane's tail: every
+/// element is written.
 template <class T>
 void pad_image(const T* x, std::size_t channels, std::size_t h, std::size_t w, std::size_t pad, std::size_t hp,
                std::size_t wp, std::size_t plane, T* xp) {
-    const std::size_t first = std::min(pad, wp), count = std::min(w, wp - first);
-    for (std::size_t c = 0; c < channels; ++c) {
-        T* p = xp + c * plane;
-        for (std::size_t r = 0; r < hp; ++r) {
-            // Zero the whole row, then copy the image row (if any) over it.
-            T* row = p + r * wp;
-            zero_short(row, wp);
-            if (r >= pad && r - pad < h) copy_short(x + (c * h + (r - pad)) * w, row + first, count);
-        }
-        zero_short(p + hp * wp, plane - hp * wp);
-    }
+    std::fill(xp, xp + channels * plane, T(0));
+    pad_image_rows(x, channels, h, w, pad, hp, wp, plane, xp);
 }
 
 /// Weights W[o][c][ky][kx] regrouped as [o / MR][c][ky][kx][MR] (output channels padded with

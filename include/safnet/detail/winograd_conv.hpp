@@ -105,9 +105,11 @@ inline void winograd_at(const V (&m)[winograd_points], V (&y)[4]) {
 /// B^T d for every band of 6 input rows (4 apart) of every channel, the image zero-padded by
 /// s.pad on every side: t[i][c][tile][x] = sum_a B^T[i][a] xpad[c][4 * tile + a][x]. Reads the
 /// image x (channels x h x w) directly: the transform is linear, so padding columns transform
-/// to zeros and padding rows enter as zero vectors; no padded copy is made.
+/// to zeros and padding rows enter as zero vectors; no padded copy is made. The zero columns
+/// (x < s.pad, x >= s.pad + s.w) are the same for every image: with write_borders false they
+/// are left as a previous call with the same shape wrote them.
 template <class T>
-void winograd_input_transform(const WinogradShape& s, const T* x, T* t) {
+void winograd_input_transform(const WinogradShape& s, const T* x, T* t, bool write_borders = true) {
     using B = xsimd::batch<T>;
     constexpr std::size_t S = B::size, P = winograd_points;
     const std::size_t set = s.rows.channels * s.rows.plane, h = s.h, w = s.w, pad = s.pad;
@@ -119,10 +121,11 @@ void winograd_input_transform(const WinogradShape& s, const T* x, T* t) {
                 row[a] = r >= pad && r - pad < h ? x + (c * h + r - pad) * w : nullptr;
             }
             T* out = t + c * s.rows.plane + tile * s.wp;
-            for (std::size_t i = 0; i < P; ++i) {
-                zero_short(out + i * set, pad);
-                zero_short(out + i * set + pad + w, s.wp - pad - w);
-            }
+            if (write_borders)
+                for (std::size_t i = 0; i < P; ++i) {
+                    zero_short(out + i * set, pad);
+                    zero_short(out + i * set + pad + w, s.wp - pad - w);
+                }
             out += pad;
             std::size_t j = 0;
             for (; j + S <= w; j += S) {
@@ -179,14 +182,16 @@ inline std::size_t winograd_product_size(const WinogradShape& s) {
 
 /// y (out_channels x oh x ow) = the 3x3 convolution of the image x (channels x h x w, zero
 /// padded by s.pad) with weights packed by pack_winograd_weights<direct_conv_mr>; t and m are
-/// workspaces of winograd_input_size(s) and winograd_product_size(s) elements.
+/// workspaces of winograd_input_size(s) and winograd_product_size(s) elements;
+/// t_borders_ready: t was last used by a call with the same shape, so its zero columns are in
+/// place (winograd_input_transform).
 /// Per block of MR output channels and of 1 tile row (rows of >= 2 vectors) or 3 tile rows
 /// (rows of one vector): the six products (the direct kernel's register tiles), then A^T
 /// while they are in L1.
 template <class T>
-void winograd_conv(const WinogradShape& s, const T* packed, const T* x, T* t, T* m, T* y) {
+void winograd_conv(const WinogradShape& s, const T* packed, const T* x, T* t, T* m, T* y, bool t_borders_ready = false) {
     constexpr std::size_t S = xsimd::batch<T>::size, MR = direct_conv_mr, P = winograd_points;
-    winograd_input_transform(s, x, t);
+    winograd_input_transform(s, x, t, !t_borders_ready);
     const DirectConvShape& r = s.rows;
     const std::size_t t_set = r.channels * r.plane, ld = r.vectors * S, taps = r.channels * 3;
     const std::size_t w_set = (r.out_channels + MR - 1) / MR * MR * taps;
