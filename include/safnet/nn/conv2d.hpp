@@ -274,8 +274,9 @@ private:
         safnet::detail::DirectConvShape direct_shape{};
         safnet::detail::WinogradShape winograd_shape{};
     };
-    // automatic: Winograd for 3x3 kernels with >= 16 input and output channels on planes of at
-    // least 14 x 14 whose rows fill SIMD vectors well (measured per image: 1.1-1.6x faster than
+    // automatic: Winograd for 3x3 kernels with >= 16 input and output channels on planes whose
+    // rows fill SIMD vectors well and that the direct kernel computes row by row, or that are at
+    // least 14 x 14 even where it would use its flat layout (measured per image: 1.1-1.6x faster than
     // the direct kernel at widths 14-32, and +4-25 % for 1x28x28 ResNet20 inference once the
     // 28-wide layers use it too; slower with 1-8 channels, where its 6 short 1x3 products are
     // mostly overhead, and on 7x7 and 8x8 planes, where a 4-row band is half of the plane);
@@ -288,8 +289,8 @@ private:
         p.direct_shape = safnet::detail::direct_conv_shape<T>(channels, out_channels, o_.kernel, oh, ow);
         if (o_.kernel == 3 && algorithm_ != ConvAlgorithm::direct) {
             p.winograd_shape = safnet::detail::winograd_shape<T>(channels, out_channels, h, w, pad);
-            const bool wide_enough = channels >= 16 && out_channels >= 16 && oh >= 14 && ow >= 14 &&
-                                     p.winograd_shape.efficiency() >= 0.75;
+            const bool big_plane = !p.direct_shape.flat || (oh >= 14 && ow >= 14);
+            const bool wide_enough = channels >= 16 && out_channels >= 16 && big_plane && p.winograd_shape.efficiency() >= 0.75;
             if (algorithm_ == ConvAlgorithm::winograd || (algorithm_ == ConvAlgorithm::automatic && wide_enough)) {
                 p.kind = Plan::winograd;
                 return p;
