@@ -73,6 +73,27 @@ void make_twins(Conv2d<T>& first, Conv2d<T>& second, ConvAlgorithm a, ConvAlgori
     second.set_algorithm(b);
 }
 
+// What two convolutions give for the same input x and the same random output gradient
+// (drawn from rng after the forward pass): outputs, input gradients, parameter gradients.
+template <class T>
+struct TwinResults {
+    Tensor<T> ya, yb, dxa, dxb;
+    std::vector<Tensor<T>> grads_a, grads_b;  // in for_each_parameter order
+};
+template <class T>
+TwinResults<T> run_twins(Conv2d<T>& a, Conv2d<T>& b, const Tensor<T>& x, std::mt19937_64& rng) {
+    TwinResults<T> r;
+    a.forward(x, r.ya);
+    b.forward(x, r.yb);
+    Tensor<T> dy(r.ya.shape());
+    fill(dy, rng);
+    a.backward(x, dy, r.dxa);
+    b.backward(x, dy, r.dxb);
+    a.for_each_parameter("", [&](const Parameter<T>& p) { r.grads_a.push_back(*p.grad); });
+    b.for_each_parameter("", [&](const Parameter<T>& p) { r.grads_b.push_back(*p.grad); });
+    return r;
+}
+
 struct Case {
     std::size_t c, o, k, p, h, w;
     bool bias;
@@ -88,25 +109,16 @@ void compare_algorithms(const Case& cs) {
     make_twins(gemm, direct, ConvAlgorithm::gemm, ConvAlgorithm::direct, cs.bias, rng);
     Tensor<T> x(Shape{3, cs.c, cs.h, cs.w});
     fill(x, rng);
-    Tensor<T> ya, yb, dxa, dxb;
-    gemm.forward(x, ya);
-    direct.forward(x, yb);
+    const TwinResults<T> r = run_twins(gemm, direct, x, rng);
     // Conv2d's rule for its own GEMM kernel: at least 8 rows and whole vectors or long rows.
     const auto own_gemm = [](std::size_t rows, std::size_t n) {
         return rows >= 8 && (n % xsimd::batch<T>::size == 0 || n >= 128);
     };
-    const std::size_t ohw = ya.shape()[2] * ya.shape()[3];
-    if (own_gemm(cs.o, ohw)) require_same_bits(ya, yb, "forward"); else require_close(ya, yb, "forward");
-    Tensor<T> dy(ya.shape());
-    fill(dy, rng);
-    gemm.backward(x, dy, dxa);
-    direct.backward(x, dy, dxb);
-    if (own_gemm(cs.c, cs.h * cs.w)) require_same_bits(dxa, dxb, "input gradient"); else require_close(dxa, dxb, "input gradient");
-    std::vector<Tensor<T>> grads;
-    for (auto* conv : {&gemm, &direct})
-        conv->for_each_parameter("", [&](const Parameter<T>& p) { grads.push_back(*p.grad); });
+    const std::size_t ohw = r.ya.shape()[2] * r.ya.shape()[3];
+    if (own_gemm(cs.o, ohw)) require_same_bits(r.ya, r.yb, "forward"); else require_close(r.ya, r.yb, "forward");
+    if (own_gemm(cs.c, cs.h * cs.w)) require_same_bits(r.dxa, r.dxb, "input gradient"); else require_close(r.dxa, r.dxb, "input gradient");
     // The direct weight gradient sums in its own order (pixel-major, per thread): to rounding.
-    for (std::size_t i = 0; i < grads.size() / 2; ++i) require_close_to_scale(grads[i], grads[i + grads.size() / 2], "parameter gradient");
+    for (std::size_t i = 0; i < r.grads_a.size(); ++i) require_close_to_scale(r.grads_a[i], r.grads_b[i], "parameter gradient");
 }
 
 const Case kCases[] = {
@@ -139,10 +151,9 @@ void compare_winograd(const Case& cs, double tolerance) {
     const Conv2dOptions opt{cs.c, cs.o, 3, 1, cs.p, cs.bias};
     Conv2d<T> direct(opt, safnet::Softsign{}), wino(opt, safnet::Softsign{});
     make_twins(direct, wino, ConvAlgorithm::direct, ConvAlgorithm::winograd, cs.bias, rng);
-    Tensor<T> x(Shape{3, cs.c, cs.h, cs.w}), ya, yb, dxa, dxb;
+    Tensor<T> x(Shape{3, cs.c, cs.h, cs.w});
     fill(x, rng);
-    direct.forward(x, ya);
-    wino.forward(x, yb);
+    const TwinResults<T> r = run_twins(direct, wino, x, rng);
     auto close = [&](const Tensor<T>& a, const Tensor<T>& b, const char* what) {
         INFO(what);
         REQUIRE(a.shape() == b.shape());
@@ -153,16 +164,9 @@ void compare_winograd(const Case& cs, double tolerance) {
         }
         CHECK(worst <= tolerance * scale);
     };
-    close(ya, yb, "forward");
-    Tensor<T> dy(ya.shape());
-    fill(dy, rng);
-    direct.backward(x, dy, dxa);
-    wino.backward(x, dy, dxb);
-    close(dxa, dxb, "input gradient");
-    std::vector<Tensor<T>> grads;
-    for (auto* conv : {&direct, &wino})
-        conv->for_each_parameter("", [&](const Parameter<T>& p) { grads.push_back(*p.grad); });
-    for (std::size_t i = 0; i < grads.size() / 2; ++i) close(grads[i], grads[i + grads.size() / 2], "parameter gradient");
+    close(r.ya, r.yb, "forward");
+    close(r.dxa, r.dxb, "input gradient");
+    for (std::size_t i = 0; i < r.grads_a.size(); ++i) close(r.grads_a[i], r.grads_b[i], "parameter gradient");
 }
 
 const Case kWinogradCases[] = {{16, 16, 3, 1, 32, 32, false}, {3, 16, 3, 1, 32, 32, true}, {1, 16, 3, 1, 28, 28, false},
@@ -196,19 +200,11 @@ TEST_CASE("a convolution's reused workspaces keep their zero borders right when 
             Conv2d<float> fresh(opt, safnet::Tanh{});
             fresh.weight().raw() = reused.weight().raw();
             fresh.refresh_weights();
-            Tensor<float> ya, yb, dy, dxa, dxb;
-            reused.forward(x, ya);
-            fresh.forward(x, yb);
-            require_same_bits(ya, yb, "forward");
-            dy.resize(ya.shape());
-            fill(dy, rng);
-            reused.backward(x, dy, dxa);
-            fresh.backward(x, dy, dxb);
-            require_same_bits(dxa, dxb, "input gradient");
-            std::vector<Tensor<float>> grads;
-            for (auto* conv : {&reused, &fresh})
-                conv->for_each_parameter("", [&](const Parameter<float>& p) { grads.push_back(*p.grad); });
-            require_same_bits(grads[0], grads[1], "weight gradient");
+            const TwinResults<float> r = run_twins(reused, fresh, x, rng);
+            require_same_bits(r.ya, r.yb, "forward");
+            require_same_bits(r.dxa, r.dxb, "input gradient");
+            REQUIRE(r.grads_a.size() == 1);  // the weight (no bias)
+            require_same_bits(r.grads_a[0], r.grads_b[0], "weight gradient");
         }
     }
 }
