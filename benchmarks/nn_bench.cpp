@@ -111,7 +111,31 @@ void BM_ResNet20Infer(benchmark::State& state) {
     state.SetLabel(std::string("saf=") + s.saf + " input " + std::to_string(s.channels) + "x" + std::to_string(s.size) + "x" + std::to_string(s.size));
 }
 
+// BatchNorm2d in training mode at ResNet20's activation shapes (batch 128): forward with the
+// fused ReLU, and backward; against memcpy of the activation (both are bound by memory
+// traffic: forward reads x and writes y, backward reads x and dy and writes dx).
+const std::size_t kBnShapes[][3] = {{16, 32, 32}, {32, 16, 16}, {64, 8, 8}, {16, 28, 28}, {32, 14, 14}, {64, 7, 7}};
+
+void BM_BatchNorm(benchmark::State& state) {
+    const auto* s = kBnShapes[state.range(0)];
+    const bool backward = state.range(1) != 0;
+    BatchNorm2d<float> bn(s[0]);
+    const Tensor<float> x = input(128, s[0], s[1]), dy = input(128, s[0], s[1]);
+    Tensor<float> y, dx;
+    bn.forward(x, y, Mode::train, nullptr, true);
+    safnet::bench::BestTimer t;
+    t.run(state, [&] {
+        if (backward)
+            bn.backward(x, dy, dx);
+        else
+            bn.forward(x, y, Mode::train, nullptr, true);
+    });
+    state.counters["x_memcpy"] = safnet::bench::memcpy_seconds(x.size() * sizeof(float)) / t.seconds();
+    state.SetLabel(std::string(backward ? "backward " : "forward ") + std::to_string(s[0]) + "x" + std::to_string(s[1]) + "x" + std::to_string(s[2]));
+}
+
 }  // namespace
 
+BENCHMARK(BM_BatchNorm)->ArgsProduct({{0, 1, 2, 3, 4, 5}, {0, 1}})->Unit(benchmark::kMicrosecond)->MinTime(0.3);
 BENCHMARK(BM_ResNet20Train)->DenseRange(0, 3)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 BENCHMARK(BM_ResNet20Infer)->ArgsProduct({{0, 1, 2, 3}, {128, 1000}})->Unit(benchmark::kMillisecond)->MinTime(2.0);

@@ -135,6 +135,65 @@ TEST_CASE("BatchNorm2d: train and eval modes, running statistics, gradients", "[
     CHECK(y[0] == Approx(expect).epsilon(1e-12));
 }
 
+TEST_CASE("BatchNorm2d in float: batch statistics exact for offset data, same bits for any thread count", "[nn][bn][threads]") {
+    // Values 1000 + u, u in [-1, 1]: sum(x^2) - n mean^2 in float would lose every digit of the
+    // variance (~1/3); the per-plane moments combined pairwise must not.
+    std::mt19937_64 rng(11);
+    const std::size_t n = 5, c = 3, h = 7, w = 9, hw = h * w;  // 5 images: uneven thread splits
+    Tensor<float> x(Shape{n, c, h, w}), dy(Shape{n, c, h, w});
+    std::uniform_real_distribution<float> u(-1, 1);
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        x[i] = 1000.0f + u(rng) + static_cast<float>((i / hw) % 4);  // plane means differ too
+        dy[i] = u(rng);
+    }
+    struct Run {
+        std::vector<float> y, dx, grads, running, max;
+    };
+    const auto run = [&](std::size_t threads) {
+        safnet::set_threads(threads);
+        BatchNorm2d<float> bn(c);
+        for (std::size_t k = 0; k < c; ++k) {
+            bn.weight()[k] = 0.5f + 0.25f * static_cast<float>(k);
+            bn.bias()[k] = 0.1f * static_cast<float>(k);
+        }
+        Tensor<float> y, dx;
+        bn.track_activation_max(true);
+        bn.forward(x, y, Mode::train, nullptr, true);
+        bn.backward(x, dy, dx);
+        Run r{{y.data(), y.data() + y.size()}, {dx.data(), dx.data() + dx.size()}, {}, {}, {bn.activation_max()}};
+        bn.for_each_parameter("", [&](const Parameter<float>& p) { r.grads.insert(r.grads.end(), p.grad->data(), p.grad->data() + c); });
+        bn.for_each_buffer("", [&](const std::string&, const Tensor<float>& b) { r.running.insert(r.running.end(), b.data(), b.data() + c); });
+        return r;
+    };
+    const Run one = run(1);
+    for (std::size_t threads : {2, 3}) {
+        const Run more = run(threads);
+        CAPTURE(threads);
+        CHECK(more.y == one.y);
+        CHECK(more.dx == one.dx);
+        CHECK(more.grads == one.grads);
+        CHECK(more.running == one.running);
+        CHECK(more.max == one.max);
+    }
+    safnet::set_threads(safnet::detail::default_thread_count());
+    // running_var = 0.9 + 0.1 * unbiased batch variance, against a long-double two-pass reference
+    for (std::size_t k = 0; k < c; ++k) {
+        long double s = 0, s2 = 0;
+        for (std::size_t i = 0; i < n; ++i)
+            for (std::size_t j = 0; j < hw; ++j) s += x[(i * c + k) * hw + j];
+        const long double mean = s / (n * hw);
+        for (std::size_t i = 0; i < n; ++i)
+            for (std::size_t j = 0; j < hw; ++j) s2 += (x[(i * c + k) * hw + j] - mean) * (x[(i * c + k) * hw + j] - mean);
+        const double unbiased = static_cast<double>(s2 / (n * hw - 1));
+        CAPTURE(k, unbiased);
+        CHECK(one.running[c + k] == Approx(0.9 + 0.1 * unbiased).epsilon(2e-7));
+        CHECK(one.running[k] == Approx(static_cast<double>(0.1L * mean)).epsilon(2e-7));
+    }
+    float largest = 0;  // the tracked maximum is the largest fused-ReLU output
+    for (float v : one.y) largest = std::max(largest, v);
+    CHECK(one.max[0] == largest);
+}
+
 TEST_CASE("ReLU, pooling and global average pooling gradients", "[nn][pool]") {
     std::mt19937_64 rng(4);
     Tensor<double> x(Shape{2, 3, 7, 6}), y, dx;

@@ -3,8 +3,13 @@
 // train: normalize with the batch's per-channel mean and biased variance; update
 //   running_mean/var with `momentum` (running_var uses the unbiased variance).
 // eval: normalize with the running statistics.
-// backward() matches the mode of the preceding forward(); statistics are summed in double,
-// one channel per task, so results do not depend on the thread count.
+// backward() matches the mode of the preceding forward().
+// Every pass walks the batch image by image (threads split the images), so each thread reads
+// one contiguous stream: walking it channel by channel instead reads one short plane per
+// image, an image apart, which the hardware prefetcher cannot follow, and BN then ran at
+// a third of memory bandwidth inside a training step. Statistics are per-plane partial sums
+// (in double) combined per channel in image order, so results do not depend on the thread
+// count.
 #pragma once
 
 #include <safnet/detail/profile.hpp>
@@ -48,16 +53,48 @@ double plane_sum(const T* p, std::size_t n) {
     return s;
 }
 
+/// One plane's sum and its sum of squared deviations from its own mean (for Chan et al.'s
+/// pairwise combination of variances, which stays exact where sum(x^2) - n mean^2 would
+/// cancel). Both come from the deviations d = x - a from a = the plane's float-summed mean:
+/// they are small, so sum(d) corrects a's error (float sums of large values are not exact),
+/// and sum(d^2) - sum(d)^2 / n is the squared deviation from the exact mean.
+struct PlaneMoments {
+    double sum, m2;
+};
 template <class T>
-double plane_sq_dev(const T* p, std::size_t n, T mean) {
+PlaneMoments plane_moments(const T* p, std::size_t n) {
     using B = xsimd::batch<T>;
-    const B m(mean);
-    double s = plane_reduce<T>(n, [&](std::size_t j) {
-        const B d = B::load_unaligned(p + j) - m;
-        return d * d;
-    });
-    for (std::size_t j = n - n % B::size; j < n; ++j) s += double(p[j] - mean) * double(p[j] - mean);
-    return s;
+    const T a = static_cast<T>(plane_sum(p, n) / static_cast<double>(n));
+    const B va(a);
+    B s0(T(0)), s1(T(0)), q0(T(0)), q1(T(0));
+    std::size_t j = 0;
+    for (; j + 2 * B::size <= n; j += 2 * B::size) {
+        const B d0 = B::load_unaligned(p + j) - va, d1 = B::load_unaligned(p + j + B::size) - va;
+        s0 += d0;
+        s1 += d1;
+        q0 = xsimd::fma(d0, d0, q0);
+        q1 = xsimd::fma(d1, d1, q1);
+    }
+    for (; j + B::size <= n; j += B::size) {
+        const B d0 = B::load_unaligned(p + j) - va;
+        s0 += d0;
+        q0 = xsimd::fma(d0, d0, q0);
+    }
+    alignas(64) T ls[B::size], lq[B::size];
+    (s0 + s1).store_aligned(ls);
+    (q0 + q1).store_aligned(lq);
+    double d = 0, d2 = 0;
+    for (std::size_t k = 0; k < B::size; ++k) {
+        d += ls[k];
+        d2 += lq[k];
+    }
+    for (; j < n; ++j) {
+        const double dj = static_cast<double>(p[j] - a);
+        d += dj;
+        d2 += dj * dj;
+    }
+    const double count = static_cast<double>(n);
+    return {count * static_cast<double>(a) + d, d2 - d * d / count};
 }
 
 /// (sum of d, sum of d * (p - mean)) in one pass over both planes.
@@ -129,31 +166,29 @@ public:
         y.resize(x.shape());
         mode_ = mode;
         const std::size_t n = x.shape()[0], hw = x.shape()[2] * x.shape()[3];
-        thread_pool().parallel_for(c_, [&](std::size_t b, std::size_t e, std::size_t) {
-            for (std::size_t c = b; c < e; ++c) {
-                double mean = running_mean_[c], var = running_var_[c];
-                if (mode == Mode::train) {
-                    double s = 0, s2 = 0;
-                    for (std::size_t i = 0; i < n; ++i) s += detail::plane_sum(x.data() + (i * c_ + c) * hw, hw);
-                    const double m = static_cast<double>(n * hw);
-                    mean = s / m;
-                    for (std::size_t i = 0; i < n; ++i)
-                        s2 += detail::plane_sq_dev(x.data() + (i * c_ + c) * hw, hw, static_cast<T>(mean));
-                    var = s2 / m;
-                    running_mean_[c] = static_cast<T>((1 - momentum_) * running_mean_[c] + momentum_ * mean);
-                    const double unbiased = m > 1 ? s2 / (m - 1) : var;
-                    running_var_[c] = static_cast<T>((1 - momentum_) * running_var_[c] + momentum_ * unbiased);
-                }
-                const double invstd = 1.0 / std::sqrt(var + eps_);
-                mean_[c] = static_cast<T>(mean);
-                invstd_[c] = static_cast<T>(invstd);
-                const Affine a = affine(c, mean, invstd);
-                for (std::size_t i = 0; i < n; ++i) {
+        if (mode == Mode::train) batch_statistics(x);
+        for (std::size_t c = 0; c < c_; ++c) {
+            const double mean = mode == Mode::train ? batch_mean_[c] : double(running_mean_[c]);
+            const double var = mode == Mode::train ? batch_var_[c] : double(running_var_[c]);
+            const double invstd = 1.0 / std::sqrt(var + eps_);
+            mean_[c] = static_cast<T>(mean);
+            invstd_[c] = static_cast<T>(invstd);
+            eval_affine_[c] = affine(c, mean, invstd);
+        }
+        const std::size_t threads = thread_pool().size();
+        if (track_max_) thread_max_.assign(threads * c_, T(0));
+        thread_pool().parallel_for(n, [&](std::size_t b, std::size_t e, std::size_t t) {
+            T* max = track_max_ ? thread_max_.data() + t * c_ : nullptr;
+            for (std::size_t i = b; i < e; ++i)
+                for (std::size_t c = 0; c < c_; ++c) {
                     const std::size_t at = (i * c_ + c) * hw;
-                    apply_plane(c, a, x.data() + at, y.data() + at, residual ? residual->data() + at : nullptr, hw, relu);
+                    apply_plane(eval_affine_[c], x.data() + at, y.data() + at, residual ? residual->data() + at : nullptr, hw, relu,
+                                max ? max + c : nullptr);
                 }
-            }
         });
+        if (track_max_)
+            for (std::size_t t = 0; t < threads; ++t)
+                for (std::size_t c = 0; c < c_; ++c) channel_max_[c] = std::max(channel_max_[c], thread_max_[t * c_ + c]);
     }
 
     /// The fused eval-mode form for a producer's epilogue: begin_eval_images() once per batch
@@ -181,7 +216,7 @@ public:
     }
     void eval_image(const T* x, T* y, const T* residual, std::size_t hw, bool relu) const {
         for (std::size_t c = 0; c < c_; ++c)
-            apply_plane(c, eval_affine_[c], x + c * hw, y + c * hw, residual ? residual + c * hw : nullptr, hw, relu);
+            apply_plane(eval_affine_[c], x + c * hw, y + c * hw, residual ? residual + c * hw : nullptr, hw, relu, nullptr);
     }
     bool tracking_activation_max() const noexcept { return track_max_; }
 
@@ -207,33 +242,46 @@ public:
         dx.resize(x.shape());
         const std::size_t n = x.shape()[0], hw = x.shape()[2] * x.shape()[3];
         const double m = static_cast<double>(n * hw);
-        thread_pool().parallel_for(c_, [&](std::size_t b, std::size_t e, std::size_t) {
-            for (std::size_t c = b; c < e; ++c) {
-                const double mean = mean_[c], invstd = invstd_[c];
-                double sum_dy = 0, sum_dy_xhat = 0;
-                for (std::size_t i = 0; i < n; ++i) {
-                    const auto [s, dot] = detail::plane_sum_and_dot_dev(dy.data() + (i * c_ + c) * hw,
-                                                                         x.data() + (i * c_ + c) * hw, hw, static_cast<T>(mean));
-                    sum_dy += s;
-                    sum_dy_xhat += dot;
+        grad_sums_.resize(n * c_);
+        thread_pool().parallel_for(n, [&](std::size_t b, std::size_t e, std::size_t) {
+            for (std::size_t i = b; i < e; ++i)
+                for (std::size_t c = 0; c < c_; ++c) {
+                    const std::size_t at = (i * c_ + c) * hw;
+                    grad_sums_[i * c_ + c] = detail::plane_sum_and_dot_dev(dy.data() + at, x.data() + at, hw, mean_[c]);
                 }
-                sum_dy_xhat *= invstd;
-                grad_weight_[c] = static_cast<T>(sum_dy_xhat);
-                grad_bias_[c] = static_cast<T>(sum_dy);
-                const double g = weight_[c] * invstd;
-                for (std::size_t i = 0; i < n; ++i) {
-                    const T* p = x.data() + (i * c_ + c) * hw;
-                    const T* d = dy.data() + (i * c_ + c) * hw;
-                    T* q = dx.data() + (i * c_ + c) * hw;
+        });
+        // dx = g (dy - mean(dy) - xhat mean(dy xhat)) = a dy + shift + k (x - mu) per channel
+        // (in eval mode the batch statistics are constants: dx = g dy).
+        grads_.resize(c_);
+        for (std::size_t c = 0; c < c_; ++c) {
+            double sum_dy = 0, sum_dy_xhat = 0;
+            for (std::size_t i = 0; i < n; ++i) {
+                sum_dy += grad_sums_[i * c_ + c].first;
+                sum_dy_xhat += grad_sums_[i * c_ + c].second;
+            }
+            const double invstd = invstd_[c];
+            sum_dy_xhat *= invstd;
+            grad_weight_[c] = static_cast<T>(sum_dy_xhat);
+            grad_bias_[c] = static_cast<T>(sum_dy);
+            const double g = weight_[c] * invstd;
+            const bool eval = mode_ == Mode::eval;
+            grads_[c] = {static_cast<T>(g), eval ? T(0) : static_cast<T>(-g * sum_dy / m),
+                         eval ? T(0) : static_cast<T>(-g * invstd * sum_dy_xhat / m), mean_[c]};
+        }
+        thread_pool().parallel_for(n, [&](std::size_t b, std::size_t e, std::size_t) {
+            for (std::size_t i = b; i < e; ++i)
+                for (std::size_t c = 0; c < c_; ++c) {
+                    const std::size_t at = (i * c_ + c) * hw;
+                    const T* p = x.data() + at;
+                    const T* d = dy.data() + at;
+                    T* q = dx.data() + at;
+                    const InputGradient k = grads_[c];
                     if (mode_ == Mode::eval) {
-                        for (std::size_t j = 0; j < hw; ++j) q[j] = static_cast<T>(d[j] * g);
-                    } else {  // dx = g (dy - mean(dy) - xhat mean(dy xhat)), as one multiply-add per term
-                        const T a = static_cast<T>(g), shift = static_cast<T>(-g * sum_dy / m),
-                                k = static_cast<T>(-g * invstd * sum_dy_xhat / m), mu = static_cast<T>(mean);
-                        for (std::size_t j = 0; j < hw; ++j) q[j] = a * d[j] + shift + k * (p[j] - mu);
+                        for (std::size_t j = 0; j < hw; ++j) q[j] = static_cast<T>(d[j] * k.a);
+                    } else {  // one multiply-add per term
+                        for (std::size_t j = 0; j < hw; ++j) q[j] = k.a * d[j] + k.shift + k.k * (p[j] - k.mu);
                     }
                 }
-            }
         });
     }
 
@@ -255,9 +303,9 @@ private:
     Affine affine(std::size_t c, double mean, double invstd) const {
         return {static_cast<T>(weight_[c] * invstd), static_cast<T>(bias_[c] - mean * weight_[c] * invstd)};
     }
-    // One H x W plane of channel c: q = p * scale + shift (+ r), then the optional ReLU
-    // epilogue (Clip-Act limit, maximum tracking).
-    void apply_plane(std::size_t c, Affine a, const T* p, T* q, const T* r, std::size_t hw, bool relu) const {
+    // One H x W plane: q = p * scale + shift (+ r), then the optional ReLU epilogue (Clip-Act
+    // limit; the largest output into *max when given).
+    void apply_plane(Affine a, const T* p, T* q, const T* r, std::size_t hw, bool relu, T* max) const {
         const T scale = a.scale, shift = a.shift;
         if (r) {
             for (std::size_t j = 0; j < hw; ++j) q[j] = p[j] * scale + shift + r[j];
@@ -268,8 +316,39 @@ private:
         for (std::size_t j = 0; j < hw; ++j) q[j] = relu_keep_nan(q[j]);
         if (limit_ >= T(0))  // Clip-Act baseline: bound the activation, NaN -> 0
             for (std::size_t j = 0; j < hw; ++j) q[j] = q[j] <= limit_ ? q[j] : (q[j] > limit_ ? limit_ : T(0));
-        if (track_max_)
-            for (std::size_t j = 0; j < hw; ++j) channel_max_[c] = std::max(channel_max_[c], q[j]);
+        if (max)
+            for (std::size_t j = 0; j < hw; ++j) *max = std::max(*max, q[j]);
+    }
+
+    // The batch's per-channel mean and biased variance into batch_mean_/batch_var_, and the
+    // running statistics updated: per-plane moments in parallel over images, then each
+    // channel's planes combined in image order (Chan et al.).
+    void batch_statistics(const Tensor<T>& x) {
+        const std::size_t n = x.shape()[0], hw = x.shape()[2] * x.shape()[3];
+        moments_.resize(n * c_);
+        thread_pool().parallel_for(n, [&](std::size_t b, std::size_t e, std::size_t) {
+            for (std::size_t i = b; i < e; ++i)
+                for (std::size_t c = 0; c < c_; ++c) moments_[i * c_ + c] = detail::plane_moments(x.data() + (i * c_ + c) * hw, hw);
+        });
+        batch_mean_.resize(c_);
+        batch_var_.resize(c_);
+        const double m = static_cast<double>(n * hw);
+        for (std::size_t c = 0; c < c_; ++c) {
+            double s = 0;
+            for (std::size_t i = 0; i < n; ++i) s += moments_[i * c_ + c].sum;
+            const double mean = s / m;
+            double m2 = 0;
+            for (std::size_t i = 0; i < n; ++i) {
+                const detail::PlaneMoments& p = moments_[i * c_ + c];
+                const double shift = p.sum / static_cast<double>(hw) - mean;
+                m2 += p.m2 + static_cast<double>(hw) * shift * shift;
+            }
+            batch_mean_[c] = mean;
+            batch_var_[c] = m2 / m;
+            running_mean_[c] = static_cast<T>((1 - momentum_) * running_mean_[c] + momentum_ * mean);
+            const double unbiased = m > 1 ? m2 / (m - 1) : m2 / m;
+            running_var_[c] = static_cast<T>((1 - momentum_) * running_var_[c] + momentum_ * unbiased);
+        }
     }
 
     void check(const Shape& s) const {
@@ -283,8 +362,18 @@ private:
     Mode mode_ = Mode::train;
     T limit_ = T(-1);
     bool track_max_ = false;
-    mutable Tensor<T> channel_max_;  // written by apply_plane under forward's per-channel split
+    Tensor<T> channel_max_;
     std::vector<Affine> eval_affine_;
+    struct InputGradient {
+        T a, shift, k, mu;
+    };
+    std::vector<InputGradient> grads_;
+    // Per (image, channel) partial sums: forward's plane moments; backward's (sum of dy, sum
+    // of dy (x - mean)).
+    std::vector<detail::PlaneMoments> moments_;
+    std::vector<std::pair<double, double>> grad_sums_;
+    std::vector<double> batch_mean_, batch_var_;
+    std::vector<T> thread_max_;  // activation maxima per thread while tracking
     Tensor<T> weight_, bias_, running_mean_, running_var_, grad_weight_, grad_bias_, mean_, invstd_;
 };
 
