@@ -27,6 +27,10 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <type_traits>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 namespace safnet::detail {
 
@@ -139,6 +143,21 @@ void winograd_input_transform(const WinogradShape& s, const T* x, T* t, bool wri
                 vector_at(w - S);   // which recomputes the same values (a scalar tail of 12 of
                 j = w;              // 28 columns cost 9 % of a 1x28x28 training step)
             }
+#if defined(__AVX512F__)
+            // Rows shorter than a vector (14 wide): a masked load reads the row and zeros past
+            // it, which transform to zeros, so one whole-vector store also writes the row's
+            // right zero columns (pad + S <= wp: whole vectors plus 2). Masked loads are cheap
+            // on this CPU (masked stores are not).
+            if constexpr (std::is_same_v<T, float> && S == 16)
+                if (j == 0 && w < S) {
+                    const __mmask16 mask = static_cast<__mmask16>((1u << w) - 1);
+                    B in[P], tr[P];
+                    for (std::size_t a = 0; a < P; ++a) in[a] = row[a] ? B(_mm512_maskz_loadu_ps(mask, row[a])) : B(T(0));
+                    winograd_bt<B, T>(in, tr);
+                    for (std::size_t i = 0; i < P; ++i) tr[i].store_unaligned(out + i * set);
+                    j = w;
+                }
+#endif
             for (; j < w; ++j) {  // rows shorter than a vector
                 T in[P], tr[P];
                 for (std::size_t a = 0; a < P; ++a) in[a] = row[a] ? row[a][j] : T(0);
@@ -167,6 +186,10 @@ void winograd_output_transform(const WinogradShape& s, const T* m, std::size_t l
                 winograd_at<B, T>(prod, res);
                 if (x + S <= s.ow) {
                     for (std::size_t r = 0; r < rows; ++r) res[r].store_unaligned(out + r * s.ow + x);
+                } else if (s.ow >= S) {  // the partial last vector: recompute the whole vector
+                    for (std::size_t i = 0; i < P; ++i) prod[i] = B::load_unaligned(in + i * set + s.ow - S);
+                    winograd_at<B, T>(prod, res);  // ending at ow (same values where it overlaps)
+                    for (std::size_t r = 0; r < rows; ++r) res[r].store_unaligned(out + r * s.ow + s.ow - S);
                 } else {
                     alignas(64) T lanes[S];
                     for (std::size_t r = 0; r < rows; ++r) {
