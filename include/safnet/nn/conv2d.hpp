@@ -459,18 +459,21 @@ private:
                     for (std::size_t i = 0; i < oh; ++i) {
                         const std::ptrdiff_t ih = static_cast<std::ptrdiff_t>(i * s + ki) - static_cast<std::ptrdiff_t>(p);
                         T* dst = row + i * ow;
+                        // Rows are short (7-32): inline copies, not memset/memmove calls.
                         if (ih < 0 || ih >= static_cast<std::ptrdiff_t>(h) || lo >= hi) {
-                            std::fill(dst, dst + ow, T(0));
+                            safnet::detail::zero_short(dst, ow);
                             continue;
                         }
                         const T* src = x + (c * h + static_cast<std::size_t>(ih)) * w + (lo * s + kj - p);
-                        std::fill(dst, dst + lo, T(0));
+                        safnet::detail::zero_short(dst, lo);
                         if (s == 1) {
-                            std::copy(src, src + (hi - lo), dst + lo);
+                            safnet::detail::copy_short(src, dst + lo, hi - lo);
+                        } else if (s == 2) {  // ResNets' downsampling: a constant stride, which GCC vectorizes
+                            for (std::size_t j = lo; j < hi; ++j) dst[j] = src[(j - lo) * 2];
                         } else {
                             for (std::size_t j = lo; j < hi; ++j) dst[j] = src[(j - lo) * s];
                         }
-                        std::fill(dst + hi, dst + ow, T(0));
+                        safnet::detail::zero_short(dst + hi, ow - hi);
                     }
                 }
     }
