@@ -28,6 +28,15 @@ namespace detail {
 
 // Per-plane reductions, vectorized: lanes accumulate in T over one H x W plane (short), and
 // planes are then summed in double. The order is fixed, so results do not depend on threads.
+template <class B>
+double lane_sum(const B& v) {
+    alignas(64) typename B::value_type lanes[B::size];
+    v.store_aligned(lanes);
+    double s = 0;
+    for (std::size_t k = 0; k < B::size; ++k) s += lanes[k];
+    return s;
+}
+
 template <class T, class F>
 double plane_reduce(std::size_t n, F&& term) {
     using B = xsimd::batch<T>;
@@ -38,11 +47,25 @@ double plane_reduce(std::size_t n, F&& term) {
         acc1 += term(j + B::size);
     }
     for (; j + B::size <= n; j += B::size) acc0 += term(j);
-    alignas(64) T lanes[B::size];
-    (acc0 + acc1).store_aligned(lanes);
-    double s = 0;
-    for (std::size_t k = 0; k < B::size; ++k) s += lanes[k];
-    return s;
+    return lane_sum(acc0 + acc1);
+}
+
+/// Two sums in one pass over the whole vectors of a plane: step(j, first, second) adds the
+/// terms of the vector at j into the two accumulators (two sets alternate, for latency).
+/// Returns the lane sums in double; `tail` is the first element left for the caller's scalar
+/// loop.
+template <class T, class Step>
+std::pair<double, double> plane_reduce_pair(std::size_t n, std::size_t& tail, Step&& step) {
+    using B = xsimd::batch<T>;
+    B f0(T(0)), f1(T(0)), s0(T(0)), s1(T(0));
+    std::size_t j = 0;
+    for (; j + 2 * B::size <= n; j += 2 * B::size) {
+        step(j, f0, s0);
+        step(j + B::size, f1, s1);
+    }
+    for (; j + B::size <= n; j += B::size) step(j, f0, s0);
+    tail = j;
+    return {lane_sum(f0 + f1), lane_sum(s0 + s1)};
 }
 
 template <class T>
@@ -66,28 +89,12 @@ PlaneMoments plane_moments(const T* p, std::size_t n) {
     using B = xsimd::batch<T>;
     const T a = static_cast<T>(plane_sum(p, n) / static_cast<double>(n));
     const B va(a);
-    B s0(T(0)), s1(T(0)), q0(T(0)), q1(T(0));
-    std::size_t j = 0;
-    for (; j + 2 * B::size <= n; j += 2 * B::size) {
-        const B d0 = B::load_unaligned(p + j) - va, d1 = B::load_unaligned(p + j + B::size) - va;
-        s0 += d0;
-        s1 += d1;
-        q0 = xsimd::fma(d0, d0, q0);
-        q1 = xsimd::fma(d1, d1, q1);
-    }
-    for (; j + B::size <= n; j += B::size) {
-        const B d0 = B::load_unaligned(p + j) - va;
-        s0 += d0;
-        q0 = xsimd::fma(d0, d0, q0);
-    }
-    alignas(64) T ls[B::size], lq[B::size];
-    (s0 + s1).store_aligned(ls);
-    (q0 + q1).store_aligned(lq);
-    double d = 0, d2 = 0;
-    for (std::size_t k = 0; k < B::size; ++k) {
-        d += ls[k];
-        d2 += lq[k];
-    }
+    std::size_t j;
+    auto [d, d2] = plane_reduce_pair<T>(n, j, [&](std::size_t i, B& sum, B& squares) {
+        const B di = B::load_unaligned(p + i) - va;
+        sum += di;
+        squares = xsimd::fma(di, di, squares);
+    });
     for (; j < n; ++j) {
         const double dj = static_cast<double>(p[j] - a);
         d += dj;
@@ -102,35 +109,18 @@ template <class T>
 std::pair<double, double> plane_sum_and_dot_dev(const T* d, const T* p, std::size_t n, T mean) {
     using B = xsimd::batch<T>;
     const B m(mean);
-    B s0(T(0)), s1(T(0)), t0(T(0)), t1(T(0));
-    std::size_t j = 0;
-    for (; j + 2 * B::size <= n; j += 2 * B::size) {
-        const B d0 = B::load_unaligned(d + j), d1 = B::load_unaligned(d + j + B::size);
-        s0 += d0;
-        s1 += d1;
-        t0 = xsimd::fma(d0, B::load_unaligned(p + j) - m, t0);
-        t1 = xsimd::fma(d1, B::load_unaligned(p + j + B::size) - m, t1);
-    }
-    for (; j + B::size <= n; j += B::size) {
-        const B d0 = B::load_unaligned(d + j);
-        s0 += d0;
-        t0 = xsimd::fma(d0, B::load_unaligned(p + j) - m, t0);
-    }
-    alignas(64) T a[B::size], b[B::size];
-    (s0 + s1).store_aligned(a);
-    (t0 + t1).store_aligned(b);
-    double sum = 0, dot = 0;
-    for (std::size_t k = 0; k < B::size; ++k) {
-        sum += a[k];
-        dot += b[k];
-    }
+    std::size_t j;
+    auto [sum, dot] = plane_reduce_pair<T>(n, j, [&](std::size_t i, B& s, B& t) {
+        const B di = B::load_unaligned(d + i);
+        s += di;
+        t = xsimd::fma(di, B::load_unaligned(p + i) - m, t);
+    });
     for (; j < n; ++j) {
         sum += d[j];
         dot += double(d[j]) * double(p[j] - mean);
     }
     return {sum, dot};
 }
-
 
 }  // namespace detail
 
