@@ -220,6 +220,41 @@ void inject(std::span<Word> words, int bits_per_value, const FaultModel& model, 
         detail::select_bernoulli_mask<Word>(words.size(), e, model.rate, key, act);
 }
 
+/// The exact conditional law of `model` (a rate model) given that exactly `critical_count` of
+/// the eligible bits inside `critical_mask` are selected: those are chosen uniformly among the
+/// eligible critical bits (distinct, from stream `critical_key`), and every other eligible bit
+/// independently with model.rate (geometric gaps, stream `other_key`). Under independent
+/// per-bit faults this is the law of a round inside the stratum K_c = critical_count, and the
+/// two parts are independent. `changed` is filled as by inject(), ascending.
+template <std::unsigned_integral Word>
+void inject_conditional(std::span<Word> words, int bits_per_value, const FaultModel& model, std::uint64_t critical_mask,
+                        std::uint64_t critical_count, StreamKey critical_key, StreamKey other_key, std::vector<BitFault>& changed) {
+    static_assert(sizeof(Word) <= 4, "storage words wider than 32 bits are not supported");
+    detail::require_bits_per_value<Word>(bits_per_value);
+    model.validate();
+    if (model.count) throw Error("inject_conditional: needs a rate fault model, not an exact count");
+    changed.clear();
+    const detail::EligibleBits critical = detail::eligible_bits(bits_per_value, model.bit_mask & critical_mask);
+    const detail::EligibleBits other = detail::eligible_bits(bits_per_value, model.bit_mask & ~critical_mask);
+    auto collect = [&](std::uint64_t w, int bit) { changed.push_back({w, static_cast<std::uint32_t>(bit)}); };
+    detail::select_exact(words.size(), critical, critical_count, critical_key, collect);
+    const auto middle = static_cast<std::ptrdiff_t>(changed.size());
+    detail::select_geometric(words.size(), other, model.rate, other_key, collect);
+    std::inplace_merge(changed.begin(), changed.begin() + middle, changed.end(),
+                       [](const BitFault& a, const BitFault& b) { return a.word != b.word ? a.word < b.word : a.bit < b.bit; });
+    // Act on the selected bits; keep only those whose value changed (stuck-at leaves some as they are).
+    std::size_t kept = 0;
+    for (const BitFault& f : changed) {
+        const Word bit = static_cast<Word>(Word{1} << f.bit);
+        const bool at_stuck_value = (model.kind == FaultKind::stuck0 && !(words[f.word] & bit)) ||
+                                    (model.kind == FaultKind::stuck1 && (words[f.word] & bit));
+        if (at_stuck_value) continue;
+        words[f.word] ^= bit;
+        changed[kept++] = f;
+    }
+    changed.resize(kept);
+}
+
 /// Convenience: returns the changed bits.
 template <std::unsigned_integral Word>
 std::vector<BitFault> inject(std::span<Word> words, int bits_per_value, const FaultModel& model, StreamKey key,

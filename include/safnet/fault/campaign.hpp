@@ -27,6 +27,7 @@
 
 #include <safnet/codec/registry.hpp>
 #include <safnet/fault/bitflip.hpp>
+#include <safnet/fault/estimator.hpp>
 #include <safnet/fault/statistics.hpp>
 #include <safnet/nn/parameter.hpp>
 #include <safnet/train/evaluate.hpp>
@@ -36,6 +37,7 @@
 #include <chrono>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -75,31 +77,33 @@ struct Selection {
 struct CampaignSpec {
     AnyCodec codec = Float32{};
     FaultModel fault = FaultModel::bit_flip(1e-5);
-    std::size_t rounds = 100;
-    std::size_t first_round = 0;  // run rounds [first_round, first_round + rounds): shards and order tests
+    std::size_t rounds = 100;     // the budget, or the cap with adaptive stopping
+    std::size_t first_round = 0;  // plain rounds [first_round, first_round + rounds): order tests
     std::uint64_t seed = 1;
     Protection protection = Protection::none;
     Selection selection{};
-    double ci_halfwidth = 0;     // stop early once the 95 % CI half-width (points) is below this; 0 = never
-    std::size_t min_rounds = 5;  // ... but not before this many rounds
+    Estimator estimator = Estimator::automatic;
+    std::optional<std::uint64_t> critical_bits{};  // bit positions of the critical class; unset = the most damaging (auto)
+    double confidence = 0.95;
+    double fail_drop = 10;  // a round fails when its top-1 is more than this many points below clean
+    Stopping stopping{};    // stopping.ci_halfwidth > 0: adaptive
+    std::size_t max_strata = 12;
+    double tail_mass = 1e-3;  // the critical strata end where P(K_c > K_max) <= this
     std::size_t eval_batch = 500;
     const train::PreparedSet* calibration = nullptr;  // clip_activations thresholds; null = the test set
-};
-
-struct RoundResult {
-    std::size_t round = 0;
-    train::EvalResult eval;
-    std::uint64_t flips = 0;  // bits changed
 };
 
 struct CampaignResult {
     train::EvalResult clean;  // stored weights, no faults
     std::vector<RoundResult> rounds;
-    Summary top1, top5;
+    Estimate estimate;
     std::size_t nan_images = 0, inf_images = 0, rounds_with_nan = 0, rounds_with_inf = 0;
-    std::uint64_t stored_bits = 0;  // faultable bits (after the mask)
+    std::uint64_t stored_bits = 0;    // faultable bits (after the mask)
+    std::uint64_t critical_mask = 0;  // the stratified estimator's critical bit positions (0 for plain)
+    std::uint64_t critical_bits = 0;  // eligible critical bits in the store
     std::size_t tensors = 0, values = 0;
     double seconds_per_round = 0;   // wall time of a round (inject, evaluate, restore), averaged
+    const Summary& top1() const noexcept { return estimate.top1; }
 };
 
 /// The selected parameters of a model, stored through a codec: injects and restores faults
@@ -156,6 +160,52 @@ public:
         apply_changed();
         return changed_.size();
     }
+    /// Damages the stored words with the conditional law of a stratum (inject_conditional).
+    std::size_t inject_conditional(const FaultModel& model, std::uint64_t critical_mask, std::uint64_t critical_count, StreamKey critical_key,
+                                   StreamKey other_key) {
+        fault::inject_conditional(std::span<Word>(words_), codec_.bits_per_value(), model, critical_mask, critical_count, critical_key, other_key,
+                                  changed_);
+        apply_changed();
+        return changed_.size();
+    }
+
+    /// Per-bit vulnerability: for each bit position b, the mean over all stored words of
+    /// |tau(read(w ^ 2^b)) - tau(read(w))| (the change of the effective weight a flip of b
+    /// causes; +inf if any read is not finite), 0 for positions outside `mask`.
+    std::vector<double> bit_vulnerability(std::uint64_t mask) const {
+        const int bits = codec_.bits_per_value();
+        std::vector<double> score(static_cast<std::size_t>(bits), 0.0);
+        for (int b = 0; b < bits; ++b) {
+            if (!(mask >> b & 1u)) continue;
+            double sum = 0;
+            for (std::size_t k = 0; k < targets_.size(); ++k) {
+                const auto tau = [&](float v) -> double {
+                    if (!targets_[k].saf) return v;
+                    return std::visit([&](const auto& f) { return static_cast<double>(safnet::apply_one(f, v)); }, targets_[k].saf->saf());
+                };
+                for (std::size_t i = offsets_[k]; i < offsets_[k + 1]; ++i) {
+                    const Word w = words_[i];
+                    const double d = std::abs(tau(read(k, static_cast<Word>(w ^ (Word{1} << b)))) - tau(read(k, w)));
+                    sum += std::isfinite(d) ? d : std::numeric_limits<double>::infinity();
+                }
+            }
+            score[static_cast<std::size_t>(b)] = sum / static_cast<double>(words_.size());
+        }
+        return score;
+    }
+
+    /// The critical class the stratified estimator uses by default: the eligible positions whose
+    /// vulnerability is at least half the largest (e.g. bit 30, the exponent MSB, for fp32).
+    std::uint64_t most_vulnerable_bits(std::uint64_t mask) const {
+        const detail::EligibleBits e = detail::eligible_bits(codec_.bits_per_value(), mask);
+        const auto score = bit_vulnerability(e.mask);
+        const double top = *std::max_element(score.begin(), score.end());
+        std::uint64_t critical = 0;
+        for (std::size_t b = 0; b < score.size(); ++b)
+            if ((e.mask >> b & 1u) && (std::isinf(top) ? std::isinf(score[b]) : score[b] >= top / 2)) critical |= std::uint64_t{1} << b;
+        return critical;
+    }
+
     /// Restores the words damaged by the last inject() and the values read from them.
     void restore() {
         fault::restore(std::span<Word>(words_), std::span<const BitFault>(changed_));
@@ -202,20 +252,15 @@ private:
     std::vector<std::vector<std::uint64_t>> local_;
 };
 
-/// Fills r's summaries and NaN/Inf totals from r.rounds (also used to rebuild a resumed result).
-inline void summarize_rounds(CampaignResult& r, std::size_t classes) {
-    std::vector<double> top1, top5;
+/// Fills r's NaN/Inf totals from r.rounds (also used to rebuild a resumed result).
+inline void count_nan_inf(CampaignResult& r) {
     r.nan_images = r.inf_images = r.rounds_with_nan = r.rounds_with_inf = 0;
     for (const auto& rr : r.rounds) {
-        top1.push_back(rr.eval.accuracy());
-        top5.push_back(rr.eval.top5_accuracy());
         r.nan_images += rr.eval.nan_images;
         r.inf_images += rr.eval.inf_images;
         r.rounds_with_nan += rr.eval.nan_images > 0;
         r.rounds_with_inf += rr.eval.inf_images > 0;
     }
-    r.top1 = summarize(top1, classes);
-    r.top5 = summarize(top5, classes);
 }
 
 /// Sets each ReLU's activation limit to its largest output on `calibration` (clean weights)
@@ -244,10 +289,49 @@ private:
     bool active_ = false;
 };
 
+/// The sampling design `spec` asks for on a store: plain, or stratified by critical-bit count
+/// (auto: stratified where the fault model is a rate, the critical class is not empty, the
+/// strata cover all but tail_mass of K_c's law within max_strata, and the budget pilots them).
+/// Errors name the codec and mask when the fault space is empty.
+template <Codec C, class Model>
+EstimatorDesign campaign_design(const CampaignSpec& spec, const StoredWeights<C, Model>& store, double resolution, std::uint64_t& critical_mask,
+                                std::uint64_t& critical_bits) {
+    const int bits = std::visit([](const auto& c) { return c.bits_per_value(); }, spec.codec);
+    const std::string where = " (codec " + codec_name(spec.codec) + ", --bits mask " + hex_mask(spec.fault.bit_mask) + ")";
+    const std::uint64_t eligible = store.stored_bits(spec.fault.bit_mask);
+    if (eligible == 0) throw Error("fault campaign: no stored bit is eligible for the fault model" + where);
+    if (spec.fault.count && *spec.fault.count > eligible)
+        throw Error("fault campaign: " + std::to_string(*spec.fault.count) + " exact flips exceed the " + std::to_string(eligible) + " eligible bits" + where);
+    EstimateSpec es{.rounds = spec.rounds, .first_round = spec.first_round, .confidence = spec.confidence, .fail_drop = spec.fail_drop,
+                    .resolution = resolution, .stopping = spec.stopping};
+    critical_mask = critical_bits = 0;
+    if (spec.estimator == Estimator::plain || spec.fault.count) {
+        if (spec.estimator == Estimator::stratified) throw Error("stratified estimator: needs a rate fault model (--ber), not --flips");
+        return EstimatorDesign(es);
+    }
+    const std::uint64_t eligible_mask = detail::eligible_bits(bits, spec.fault.bit_mask).mask;
+    const std::uint64_t mask = (spec.critical_bits ? *spec.critical_bits : store.most_vulnerable_bits(eligible_mask)) & eligible_mask;
+    const std::uint64_t n_critical = store.stored_bits(mask);
+    if (n_critical == 0) {
+        if (spec.estimator == Estimator::stratified)
+            throw Error("stratified estimator: the critical class " + hex_mask(spec.critical_bits.value_or(0)) + " has no eligible bit" + where);
+        return EstimatorDesign(es);
+    }
+    CriticalStrata strata = CriticalStrata::plan(n_critical, spec.fault.rate, spec.tail_mass, spec.max_strata);
+    if (spec.estimator == Estimator::automatic) {
+        const bool covered = !strata.strata().back().is_tail() || strata.strata().back().weight <= spec.tail_mass;
+        if (!covered || spec.rounds < 2 * strata.size() || spec.fault.rate <= 0) return EstimatorDesign(es);
+    }
+    critical_mask = mask;
+    critical_bits = n_critical;
+    return EstimatorDesign(es, std::move(strata));
+}
+
 /// Runs `spec` on `model` over `test`; `on_round` (optional) sees each finished round.
+/// `resumed` holds rounds of an interrupted run of the same spec (they are not rerun).
 template <class Model>
 CampaignResult run_campaign(Model& model, const train::PreparedSet& test, const CampaignSpec& spec,
-                            const std::function<void(const RoundResult&)>& on_round = {}) {
+                            const std::function<void(const RoundResult&)>& on_round = {}, std::vector<RoundResult> resumed = {}) {
     spec.fault.validate();
     if (spec.rounds == 0) throw Error("fault campaign: rounds must be positive");
     return std::visit([&](const auto& codec) {
@@ -256,27 +340,35 @@ CampaignResult run_campaign(Model& model, const train::PreparedSet& test, const 
         r.tensors = store.tensors();
         r.values = store.values();
         r.stored_bits = store.stored_bits(spec.fault.bit_mask);
+        const double resolution = 100.0 / static_cast<double>(std::max<std::size_t>(test.size(), 1));
+        const EstimatorDesign design = campaign_design(spec, store, resolution, r.critical_mask, r.critical_bits);
         nn::Tensor<float> x;
         const ActivationLimits limits(model, spec.protection == Protection::clip_activations ? (spec.calibration ? spec.calibration : &test) : nullptr,
                                       spec.eval_batch, x);
         r.clean = train::evaluate(model, test, spec.eval_batch, x);
-        std::vector<double> top1;
-        const auto start = std::chrono::steady_clock::now();
-        for (std::size_t round = spec.first_round; round < spec.first_round + spec.rounds; ++round) {
+        const auto sample = [&](const WorkItem& item) {
             RoundResult rr;
-            rr.round = round;
-            rr.flips = store.inject(spec.fault, StreamKey{spec.seed, static_cast<std::uint32_t>(round), 0});
+            rr.round = item.round;
+            rr.stratum = item.stratum;
+            if (design.stratified()) {
+                rr.critical = design.strata().draw_count(item.stratum, spec.seed, item.round);
+                rr.flips = store.inject_conditional(spec.fault, r.critical_mask, rr.critical, CriticalStrata::critical_key(spec.seed, item.round, item.stratum),
+                                                    CriticalStrata::other_key(spec.seed, item.round, item.stratum));
+            } else {
+                rr.flips = store.inject(spec.fault, StreamKey{spec.seed, item.round, 0});
+            }
             rr.eval = train::evaluate(model, test, spec.eval_batch, x);
             store.restore();
-            top1.push_back(rr.eval.accuracy());
-            r.rounds.push_back(rr);
-            if (on_round) on_round(rr);
-            if (spec.ci_halfwidth > 0 && top1.size() >= std::max<std::size_t>(spec.min_rounds, 2) &&
-                summarize(top1, test.classes).ci_halfwidth() < spec.ci_halfwidth)
-                break;
-        }
-        r.seconds_per_round = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / static_cast<double>(top1.size());
-        summarize_rounds(r, test.classes);
+            return rr;
+        };
+        const std::size_t before = resumed.size();
+        r.rounds = std::move(resumed);
+        const auto start = std::chrono::steady_clock::now();
+        run_design(design, sample, r.rounds, on_round);
+        const std::size_t ran = r.rounds.size() - before;
+        r.seconds_per_round = ran ? std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / static_cast<double>(ran) : 0.0;
+        r.estimate = design.finish(r.rounds, r.clean.accuracy(), test.classes);
+        count_nan_inf(r);
         return r;
     }, spec.codec);
 }

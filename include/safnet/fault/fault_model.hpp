@@ -15,6 +15,7 @@
 #include <safnet/error.hpp>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -38,6 +39,14 @@ inline FaultKind fault_kind_from_name(std::string_view name) {
     if (name == "stuck0") return FaultKind::stuck0;
     if (name == "stuck1") return FaultKind::stuck1;
     throw Error("unknown fault model '" + std::string(name) + "'; valid: flip, stuck0, stuck1");
+}
+
+/// A bit mask as the flags spell it: 0x7f800000, or "all".
+inline std::string hex_mask(std::uint64_t mask) {
+    if (mask == ~std::uint64_t{0}) return "all";
+    char b[24];
+    std::snprintf(b, sizeof b, "0x%llx", static_cast<unsigned long long>(mask));
+    return b;
 }
 
 struct FaultModel {

@@ -1,45 +1,101 @@
-// safnet/fault/statistics.hpp — summary statistics of a fault campaign's per-round accuracies.
+// safnet/fault/statistics.hpp — the statistics a fault campaign reports, with exact or
+// guaranteed intervals.
 //
-// For n rounds with accuracies a_1..a_n (percent):
-//   mean  m = sum a_i / n
-//   sd    s = sqrt(sum (a_i - m)^2 / (n - 1))                (0 for n = 1)
-//   95 % confidence interval of the mean: m +- t_{0.975, n-1} * s / sqrt(n)  (Student t;
-//         the rounds are i.i.d. draws of the fault pattern, so the CLT applies to the mean)
-//   median, min, max; chance fraction = share of rounds whose accuracy is at most
-//         1.5 x chance (1.5 * 100 / classes): the network is effectively guessing.
+// Special functions (double precision, checked against published values in
+// tests/fault/statistics_test.cpp):
+//   incomplete_beta(a, b, x)   regularized I_x(a, b), continued fraction (rel. error ~1e-14)
+//   beta_quantile(a, b, q)     x with I_x(a, b) = q, by bisection (|error| < 1e-15)
+//   student_t_quantile(df, C)  two-sided: P(|T_df| <= t) = C; df = inf gives the normal one
+//   binomial_pmf / binomial_sf P(K = k), P(K > k) for K ~ Binomial(n, p), in log space
+// Intervals (all at a caller-chosen two-sided confidence C):
+//   clopper_pearson(x, n, C)   exact binomial interval [B(a/2; x, n-x+1), B(1-a/2; x+1, n-x)],
+//                              with a = 1 - C; x = 0 gives [0, 1 - (a/2)^(1/n)].
+//   betting_interval(v, C, time_uniform)
+//                              mean of values in [0, 1] by betting (Waudby-Smith & Ramdas,
+//                              "Estimating means of bounded random variables by betting",
+//                              JRSS-B 2024, hedged capital with predictable plug-in bets):
+//                                mu_t = (1/2 + sum_{i<=t} x_i)/(t+1),
+//                                s2_t = (1/4 + sum_{i<=t} (x_i - mu_i)^2)/(t+1),
+//                                lambda_t = sqrt(2 log(2/a) / (s2_{t-1} n))         (fixed n)
+//                                         = sqrt(2 log(2/a) / (s2_{t-1} t log(1+t))) (time-uniform)
+//                                K(m) = max(K+(m), K-(m)) / 2,
+//                                K+-(m) = prod_i (1 +- min(lambda_i, c/m or c/(1-m)) (x_i - m)),
+//                                c = 3/4; the interval is {m : K(m) < 1/a}.
+//                              Valid for any distribution on [0, 1] (P(mean outside) <= a, no
+//                              normality assumed), so it stays inside [0, 1] and stays wide when
+//                              a rare catastrophic mode has not been ruled out; the time-uniform
+//                              form holds at a data-dependent stopping time (Ville's
+//                              inequality), which is what adaptive stopping needs. The price of
+//                              assuming nothing: n rounds cannot exclude an unseen mode of
+//                              probability ~3/n, so the lower side is at least ~3.7 m/(c n) wide.
+//   rare_event_rounds(q, C)    rounds that see an event of per-round probability q with
+//                              probability >= C: ceil(ln(1 - C) / ln(1 - q)).
+// summarize(acc, classes, C, method) — mean, sd, median, min, max, chance fraction (rounds at
+// most 1.5 x chance accuracy) and the betting interval of the mean (acc in percent). Fewer
+// than two rounds give no interval (has_interval() false, ci_method "none").
 // Sample size for statistical fault injection (Leveugle et al., DATE 2009, eq. 4):
-//   n = N / (1 + e^2 (N - 1) / (t^2 p (1 - p)))
-// with population N (e.g. the number of stored bits for single-fault campaigns; infinite for
-// BER sweeps, where it reduces to t^2 p (1 - p) / e^2), margin e, the normal quantile t of the
-// confidence level and p = 0.5 (the worst case).
+//   n = N / (1 + e^2 (N - 1) / (t^2 p (1 - p))), infinite N: t^2 p (1 - p) / e^2.
 #pragma once
 
 #include <safnet/error.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <string>
 #include <vector>
 
 namespace safnet::fault {
 
-/// Two-sided Student t quantile t_{1 - alpha/2, df} for alpha = 0.05.
-inline double student_t975(std::size_t df) {
-    static constexpr double table[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-                                       2.201,  2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-                                       2.080,  2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
-    if (df == 0) return std::numeric_limits<double>::infinity();
-    if (df <= 30) return table[df - 1];
-    // Cornish-Fisher expansion around the normal quantile; error < 1e-4 for df > 30.
-    const double z = 1.959963984540054, d = static_cast<double>(df);
-    const double z3 = z * z * z, z5 = z3 * z * z, z7 = z5 * z * z;
-    return z + (z3 + z) / (4 * d) + (5 * z5 + 16 * z3 + 3 * z) / (96 * d * d) + (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * d * d * d);
+inline void check_confidence(double confidence) {
+    if (!(confidence > 0 && confidence < 1)) throw Error("confidence must be in (0, 1), got " + std::to_string(confidence));
 }
 
-/// Standard normal quantile for a two-sided confidence level (0.90, 0.95, 0.99 ...).
+/// Regularized incomplete beta function I_x(a, b), a, b > 0, x in [0, 1].
+inline double incomplete_beta(double a, double b, double x) {
+    if (!(a > 0 && b > 0)) throw Error("incomplete_beta: a and b must be positive");
+    if (!(x > 0)) return 0.0;
+    if (!(x < 1)) return 1.0;
+    // Continued fraction (modified Lentz), converging fastest for x < (a + 1) / (a + b + 2).
+    const auto fraction = [](double p, double q, double y) {
+        constexpr double tiny = 1e-300, eps = 1e-16;
+        double c = 1, d = 1 - (p + q) * y / (p + 1);
+        d = 1 / (std::abs(d) < tiny ? tiny : d);
+        double h = d;
+        for (int m = 1; m <= 10000; ++m) {
+            const double m2 = 2.0 * m;
+            for (const double num : {m * (q - m) * y / ((p + m2 - 1) * (p + m2)), -(p + m) * (p + q + m) * y / ((p + m2) * (p + m2 + 1))}) {
+                d = 1 + num * d;
+                d = 1 / (std::abs(d) < tiny ? tiny : d);
+                c = 1 + num / c;
+                if (std::abs(c) < tiny) c = tiny;
+                h *= d * c;
+            }
+            if (std::abs(d * c - 1) < eps) break;
+        }
+        return h;
+    };
+    const double log_front = std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) + b * std::log1p(-x);
+    if (x < (a + 1) / (a + b + 2)) return std::exp(log_front) * fraction(a, b, x) / a;
+    return 1 - std::exp(log_front) * fraction(b, a, 1 - x) / b;
+}
+
+/// The q-quantile of Beta(a, b).
+inline double beta_quantile(double a, double b, double q) {
+    if (!(q >= 0 && q <= 1)) throw Error("beta_quantile: q must be in [0, 1]");
+    double lo = 0, hi = 1;
+    for (int i = 0; i < 200 && hi - lo > 1e-16; ++i) {
+        const double mid = (lo + hi) / 2;
+        (incomplete_beta(a, b, mid) < q ? lo : hi) = mid;
+    }
+    return (lo + hi) / 2;
+}
+
+/// Standard normal quantile for a two-sided confidence level: P(|Z| <= z) = confidence.
 inline double normal_quantile_two_sided(double confidence) {
-    if (!(confidence > 0 && confidence < 1)) throw Error("confidence must be in (0, 1), got " + std::to_string(confidence));
-    // Acklam-free route: invert erf by Newton's method on Phi(x) = (1 + erf(x / sqrt 2)) / 2.
+    check_confidence(confidence);
+    // Newton's method on Phi(x) = erfc(-x / sqrt 2) / 2.
     const double target = 0.5 + confidence / 2;
     double x = 1.0;
     for (int i = 0; i < 100; ++i) {
@@ -52,24 +108,151 @@ inline double normal_quantile_two_sided(double confidence) {
     return x;
 }
 
-/// Leveugle et al.'s sample size; population 0 means infinite.
-inline std::size_t leveugle_sample_size(double margin, double confidence, double population = 0, double p = 0.5) {
-    if (!(margin > 0 && margin < 1)) throw Error("margin must be in (0, 1), got " + std::to_string(margin));
-    const double t = normal_quantile_two_sided(confidence);
-    const double infinite = t * t * p * (1 - p) / (margin * margin);
-    if (population <= 0) return static_cast<std::size_t>(std::ceil(infinite));
-    return static_cast<std::size_t>(std::ceil(population / (1 + margin * margin * (population - 1) / (t * t * p * (1 - p)))));
+/// Two-sided Student t quantile: P(|T_df| <= t) = confidence. Uses P(|T| > t) = I_{df/(df+t^2)}(df/2, 1/2).
+inline double student_t_quantile(double df, double confidence) {
+    check_confidence(confidence);
+    if (!(df > 0)) return std::numeric_limits<double>::infinity();
+    if (std::isinf(df) || df > 1e7) return normal_quantile_two_sided(confidence);
+    const double tail = 1 - confidence;
+    double lo = 0, hi = 1;
+    while (incomplete_beta(df / 2, 0.5, df / (df + hi * hi)) > tail) hi *= 2;
+    for (int i = 0; i < 200 && hi - lo > 1e-13 * hi; ++i) {
+        const double mid = (lo + hi) / 2;
+        (incomplete_beta(df / 2, 0.5, df / (df + mid * mid)) > tail ? lo : hi) = mid;
+    }
+    return (lo + hi) / 2;
+}
+
+/// log P(K = k), K ~ Binomial(n, p).
+inline double binomial_log_pmf(std::uint64_t n, std::uint64_t k, double p) {
+    if (k > n) return -std::numeric_limits<double>::infinity();
+    if (p <= 0) return k == 0 ? 0.0 : -std::numeric_limits<double>::infinity();
+    if (p >= 1) return k == n ? 0.0 : -std::numeric_limits<double>::infinity();
+    const double nd = static_cast<double>(n), kd = static_cast<double>(k);
+    return std::lgamma(nd + 1) - std::lgamma(kd + 1) - std::lgamma(nd - kd + 1) + kd * std::log(p) + (nd - kd) * std::log1p(-p);
+}
+inline double binomial_pmf(std::uint64_t n, std::uint64_t k, double p) { return std::exp(binomial_log_pmf(n, k, p)); }
+
+/// P(K > k), K ~ Binomial(n, p), accurate when tiny: P(K >= k + 1) = I_p(k + 1, n - k).
+inline double binomial_sf(std::uint64_t n, std::uint64_t k, double p) {
+    if (k >= n || p <= 0) return 0.0;
+    if (p >= 1) return 1.0;
+    return incomplete_beta(static_cast<double>(k) + 1, static_cast<double>(n - k), p);
+}
+
+struct Interval {
+    double low = 0, high = 0;
+    double halfwidth() const noexcept { return (high - low) / 2; }
+    bool contains(double v) const noexcept { return low <= v && v <= high; }
+};
+
+/// Clopper-Pearson interval of a binomial proportion: x successes in n trials.
+inline Interval clopper_pearson(std::uint64_t x, std::uint64_t n, double confidence) {
+    check_confidence(confidence);
+    if (n == 0) return {0, 1};
+    if (x > n) throw Error("clopper_pearson: " + std::to_string(x) + " successes in " + std::to_string(n) + " trials");
+    const double a = 1 - confidence, xd = static_cast<double>(x), nd = static_cast<double>(n);
+    const double low = x == 0 ? 0.0 : beta_quantile(xd, nd - xd + 1, a / 2);
+    const double high = x == n ? 1.0 : beta_quantile(xd + 1, nd - xd, 1 - a / 2);
+    return {low, high};
+}
+
+/// Rounds that observe an event of per-round probability q at least once with probability >= confidence.
+inline std::size_t rare_event_rounds(double q, double confidence) {
+    check_confidence(confidence);
+    if (!(q > 0 && q < 1)) throw Error("rare-event probability must be in (0, 1), got " + std::to_string(q));
+    return static_cast<std::size_t>(std::ceil(std::log1p(-confidence) / std::log1p(-q) - 1e-9));
+}
+
+/// Betting confidence interval for the mean of values in [0, 1] (see the header comment).
+inline Interval betting_interval(const std::vector<double>& x, double confidence, bool time_uniform) {
+    check_confidence(confidence);
+    const std::size_t n = x.size();
+    if (n == 0) return {0, 1};
+    for (double v : x)
+        if (!(v >= 0 && v <= 1)) throw Error("betting_interval: values must lie in [0, 1], got " + std::to_string(v));
+    const double alpha = 1 - confidence, c = 0.75, log_threshold = std::log(1 / alpha);
+    // Predictable bets: lambda_i uses the running estimates of the first i - 1 values.
+    std::vector<double> lambda(n);
+    double sum = 0, sq = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const double t = static_cast<double>(i + 1);
+        const double s2 = (0.25 + sq) / t;  // s2_{i}, from values before this one
+        const double scale = time_uniform ? t * std::log1p(t) : static_cast<double>(n);
+        lambda[i] = std::min(std::sqrt(2 * std::log(2 / alpha) / (s2 * scale)), 1.0);
+        sum += x[i];
+        const double mu = (0.5 + sum) / (t + 1);
+        sq += (x[i] - mu) * (x[i] - mu);
+    }
+    // log of K+(m) (non-increasing in m) and K-(m) (non-decreasing): each side by bisection.
+    const auto log_capital = [&](double m, double sign) {
+        const double cap = sign > 0 ? c / std::max(m, 1e-300) : c / std::max(1 - m, 1e-300);
+        // Factors lie in [1 - c, 1 + c / min(m, 1 - m)]: products of 16 stay far inside double's range.
+        double s = 0;
+        for (std::size_t i = 0; i < n; i += 16) {
+            double prod = 1;
+            for (std::size_t j = i; j < std::min(n, i + 16); ++j) prod *= 1 + sign * std::min(lambda[j], cap) * (x[j] - m);
+            s += std::log(prod);
+        }
+        return s;
+    };
+    const double half = std::log(0.5);
+    double lo = 0, hi = 1;  // lower bound: the smallest m with K+(m)/2 < 1/alpha
+    if (half + log_capital(0, 1) >= log_threshold) {
+        double a = 0, b = 1;
+        for (int i = 0; i < 26; ++i) {  // 2^-26: 1.5e-6 points
+            const double mid = (a + b) / 2;
+            (half + log_capital(mid, 1) >= log_threshold ? a : b) = mid;
+        }
+        lo = a;
+    }
+    if (half + log_capital(1, -1) >= log_threshold) {
+        double a = 0, b = 1;
+        for (int i = 0; i < 26; ++i) {  // 2^-26: 1.5e-6 points
+            const double mid = (a + b) / 2;
+            (half + log_capital(mid, -1) >= log_threshold ? b : a) = mid;
+        }
+        hi = b;
+    }
+    if (lo > hi) std::swap(lo, hi);  // both sides rejected everything: probability < alpha
+    return {lo, hi};
+}
+
+enum class IntervalKind { none, betting_fixed, betting_time_uniform, stratified_t };
+
+inline const char* interval_kind_name(IntervalKind k) noexcept {
+    switch (k) {
+        case IntervalKind::none: return "none";
+        case IntervalKind::betting_fixed: return "betting";
+        case IntervalKind::betting_time_uniform: return "betting-time-uniform";
+        case IntervalKind::stratified_t: return "stratified-t";
+    }
+    return "?";
 }
 
 struct Summary {
     std::size_t rounds = 0;
     double mean = 0, sd = 0, ci_low = 0, ci_high = 0, median = 0, min = 0, max = 0, chance_fraction = 0;
-    double ci_halfwidth() const noexcept { return (ci_high - ci_low) / 2; }
+    double confidence = 0.95;
+    IntervalKind ci_method = IntervalKind::none;
+    bool has_interval() const noexcept { return ci_method != IntervalKind::none; }
+    double ci_halfwidth() const noexcept { return has_interval() ? (ci_high - ci_low) / 2 : std::numeric_limits<double>::infinity(); }
 };
 
-inline Summary summarize(std::vector<double> acc, std::size_t classes) {
+/// Share of values at most 1.5 x chance accuracy (percent), the rounds in which the network guesses.
+inline double chance_fraction(const std::vector<double>& acc, std::size_t classes) {
+    if (acc.empty()) return 0;
+    const double chance = 150.0 / static_cast<double>(std::max<std::size_t>(classes, 1));
+    std::size_t at = 0;
+    for (double a : acc) at += a <= chance;
+    return static_cast<double>(at) / static_cast<double>(acc.size());
+}
+
+/// Summary of per-round accuracies in percent; `time_uniform` for adaptively stopped samples.
+inline Summary summarize(std::vector<double> acc, std::size_t classes, double confidence = 0.95, bool time_uniform = false) {
     Summary s;
     s.rounds = acc.size();
+    s.confidence = confidence;
     if (acc.empty()) return s;
     const double n = static_cast<double>(acc.size());
     double sum = 0;
@@ -78,19 +261,30 @@ inline Summary summarize(std::vector<double> acc, std::size_t classes) {
     double sq = 0;
     for (double a : acc) sq += (a - s.mean) * (a - s.mean);
     s.sd = acc.size() > 1 ? std::sqrt(sq / (n - 1)) : 0.0;
-    const double half = acc.size() > 1 ? student_t975(acc.size() - 1) * s.sd / std::sqrt(n) : std::numeric_limits<double>::infinity();
-    s.ci_low = s.mean - half;
-    s.ci_high = s.mean + half;
-    const double chance = 150.0 / static_cast<double>(std::max<std::size_t>(classes, 1));
-    std::size_t at_chance = 0;
-    for (double a : acc) at_chance += a <= chance;
-    s.chance_fraction = static_cast<double>(at_chance) / n;
+    if (acc.size() > 1) {
+        std::vector<double> unit(acc.size());
+        for (std::size_t i = 0; i < acc.size(); ++i) unit[i] = std::clamp(acc[i] / 100, 0.0, 1.0);
+        const Interval ci = betting_interval(unit, confidence, time_uniform);
+        s.ci_low = 100 * ci.low;
+        s.ci_high = 100 * ci.high;
+        s.ci_method = time_uniform ? IntervalKind::betting_time_uniform : IntervalKind::betting_fixed;
+    }
+    s.chance_fraction = chance_fraction(acc, classes);
     std::sort(acc.begin(), acc.end());
     s.min = acc.front();
     s.max = acc.back();
     const std::size_t m = acc.size() / 2;
     s.median = acc.size() % 2 ? acc[m] : (acc[m - 1] + acc[m]) / 2;
     return s;
+}
+
+/// Leveugle et al.'s sample size; population 0 means infinite.
+inline std::size_t leveugle_sample_size(double margin, double confidence, double population = 0, double p = 0.5) {
+    if (!(margin > 0 && margin < 1)) throw Error("margin must be in (0, 1), got " + std::to_string(margin));
+    const double t = normal_quantile_two_sided(confidence);
+    const double infinite = t * t * p * (1 - p) / (margin * margin);
+    if (population <= 0) return static_cast<std::size_t>(std::ceil(infinite));
+    return static_cast<std::size_t>(std::ceil(population / (1 + margin * margin * (population - 1) / (t * t * p * (1 - p)))));
 }
 
 }  // namespace safnet::fault

@@ -1,0 +1,116 @@
+// safnet/fault/ber_curve.hpp — accuracy as a function of the bit error rate, down to rates no
+// Monte Carlo campaign at that rate could resolve, from campaigns with exact fault counts.
+//
+// With N eligible bits and independent faults at rate p, the number of faults K is
+// Binomial(N, p) and, given K = k, the faulty bits are k distinct bits chosen uniformly. So
+//   E[accuracy](p) = sum_k P(K = k; N, p) m_k,
+// where m_k is the mean accuracy with exactly k faults (a `--flips k` campaign). One set of
+// exact-count strata k = 0 .. K_max therefore gives the whole curve. At each rate:
+//   estimate  sum_{k<=K} w_k m_k + T m_K            (T = P(K > K_max), the truncated tail)
+//   band      [L, U + 100 T],  [L, U] = sum_{k<=K} w_k m_k -+ t_df SE,  SE^2 = sum w_k^2 v_k / n_k,
+//             df = min(n_k - 1) over the strata holding >= 1 % of SE^2 (as in estimator.hpp);
+//             the tail's accuracy is only known to lie in [0, 100], which is what 100 T bounds.
+// A rate whose tail T is not small is reported with its T so the reader sees why the band is wide.
+// parse_curve("1e-10:1e-5:31") gives 31 log-spaced rates from 1e-10 to 1e-5.
+#pragma once
+
+#include <safnet/error.hpp>
+#include <safnet/fault/statistics.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace safnet::fault {
+
+struct CurveSpec {
+    double low = 1e-10, high = 1e-5;
+    std::size_t points = 31;
+    std::size_t k_max = 0;   // 0: the smallest K with P(K > K_max) <= 1e-3 at `high`, at most 40
+    std::size_t rounds = 0;  // rounds per exact-count stratum; 0: the sweep's --rounds
+
+    std::vector<double> rates() const {
+        std::vector<double> r;
+        for (std::size_t i = 0; i < points; ++i)
+            r.push_back(points == 1 ? low : std::exp(std::log(low) + (std::log(high) - std::log(low)) * static_cast<double>(i) / static_cast<double>(points - 1)));
+        return r;
+    }
+};
+
+inline CurveSpec parse_curve(const std::string& text) {
+    const auto bad = [&](const std::string& why) { return Error("--ber-curve: '" + text + "' " + why + " (expected LO:HI:N, e.g. 1e-10:1e-5:31)"); };
+    const auto c1 = text.find(':'), c2 = c1 == std::string::npos ? c1 : text.find(':', c1 + 1);
+    if (c2 == std::string::npos) throw bad("is not of the form LO:HI:N");
+    const auto number = [&](const std::string& s) {
+        char* end = nullptr;
+        const double v = std::strtod(s.c_str(), &end);
+        if (s.empty() || *end != '\0' || !std::isfinite(v)) throw bad("has a bad number '" + s + "'");
+        return v;
+    };
+    CurveSpec c;
+    c.low = number(text.substr(0, c1));
+    c.high = number(text.substr(c1 + 1, c2 - c1 - 1));
+    const double n = number(text.substr(c2 + 1));
+    if (!(c.low > 0 && c.low <= c.high && c.high < 1)) throw bad("needs 0 < LO <= HI < 1");
+    if (!(n >= 1 && n <= 1000 && n == std::floor(n))) throw bad("needs a whole number of points from 1 to 1000");
+    c.points = static_cast<std::size_t>(n);
+    return c;
+}
+
+/// The default K_max for `eligible` bits up to rate `high`.
+inline std::size_t curve_k_max(const CurveSpec& c, std::uint64_t eligible) {
+    if (c.k_max) return c.k_max;
+    std::size_t k = 1;
+    while (k < 40 && binomial_sf(eligible, k, c.high) > 1e-3) ++k;
+    return k;
+}
+
+struct CurvePoint {
+    double rate = 0, mean = 0, low = 0, high = 0, tail = 0;
+};
+
+/// The curve at `rates` from per-k accuracies (percent): accuracies[k] holds the rounds with k faults.
+inline std::vector<CurvePoint> ber_curve(const std::vector<std::vector<double>>& accuracies, std::uint64_t eligible, const std::vector<double>& rates,
+                                         double confidence) {
+    if (accuracies.empty()) throw Error("ber_curve: no exact-count strata");
+    const std::size_t K = accuracies.size() - 1;
+    std::vector<double> m(K + 1), v(K + 1);
+    for (std::size_t k = 0; k <= K; ++k) {
+        const auto& a = accuracies[k];
+        if (a.empty()) throw Error("ber_curve: stratum k = " + std::to_string(k) + " has no rounds");
+        double s = 0;
+        for (double x : a) s += x;
+        m[k] = s / static_cast<double>(a.size());
+        double q = 0;
+        for (double x : a) q += (x - m[k]) * (x - m[k]);
+        v[k] = a.size() > 1 ? q / static_cast<double>(a.size() - 1) : 0.0;
+    }
+    std::vector<CurvePoint> out;
+    for (double p : rates) {
+        CurvePoint c;
+        c.rate = p;
+        c.tail = binomial_sf(eligible, K, p);
+        double mean = 0, var = 0;
+        std::vector<double> share(K + 1);
+        for (std::size_t k = 0; k <= K; ++k) {
+            const double w = binomial_pmf(eligible, k, p);
+            mean += w * m[k];
+            share[k] = w * w * v[k] / static_cast<double>(accuracies[k].size());
+            var += share[k];
+        }
+        double df = std::numeric_limits<double>::infinity();
+        for (std::size_t k = 0; k <= K; ++k)
+            if (share[k] > 0 && share[k] >= 0.01 * var) df = std::min(df, static_cast<double>(accuracies[k].size()) - 1);
+        const double half = var > 0 ? student_t_quantile(df, confidence) * std::sqrt(var) : 0.0;
+        c.mean = mean + c.tail * m[K];
+        c.low = std::clamp(mean - half, 0.0, 100.0);
+        c.high = std::clamp(mean + half + 100 * c.tail, 0.0, 100.0);
+        out.push_back(c);
+    }
+    return out;
+}
+
+}  // namespace safnet::fault

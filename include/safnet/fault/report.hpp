@@ -1,0 +1,228 @@
+// safnet/fault/report.hpp — the files a sweep writes, schema "safnet-campaign/2".
+//
+//   rounds.csv    one row per round: configuration columns, stratum, critical faults, flips,
+//                 top1, top5, nan_images, inf_images
+//   summary.csv   one row per configuration, the same columns as summary.json's results
+//   summary.json  {"schema", "config": the sweep identity, "results": [...]}: per configuration
+//                 clean_top1, estimator, rounds, mean, sd, confidence, ci_method, ci_low/ci_high
+//                 (absent / empty with ci_method "none": fewer than two rounds), median, min,
+//                 max, chance_fraction, top5_mean, fail_drop, fail_prob, fail_ci_low/high
+//                 (Clopper-Pearson, stratified: conservative), expected_loss, loss_ci_low/high,
+//                 stopped_adaptively, critical_mask, critical_bits, NaN/Inf counts, stored_bits
+//   strata.csv    per stratum of stratified configurations: K_c range, weight, rounds, mean, sd,
+//                 failures
+//   curve.csv     accuracy-vs-BER curves from the exact-count strata: rate, mean, band, tail
+// Every file is a pure function of the results (wall-clock figures live in the tool's
+// timing.json), so reruns, resumed runs and other thread counts give the same bytes.
+#pragma once
+
+#include <safnet/fault/sweep.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace safnet::fault {
+
+inline constexpr const char* report_schema = "safnet-campaign/2";
+
+inline std::string csv_escape(const std::string& s) {
+    if (s.find_first_of(",\"\n") == std::string::npos) return s;
+    std::string o = "\"";
+    for (char c : s) o += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return o + "\"";
+}
+
+inline std::string format_number(double v, int precision = 8) {
+    char b[64];
+    std::snprintf(b, sizeof b, "%.*g", precision, v);
+    return b;
+}
+
+/// The configuration columns shared by every file.
+inline nlohmann::ordered_json configuration_json(const Configuration& c, const std::vector<SweepModel>& models) {
+    return {{"analysis", c.analysis}, {"model", models[c.model].label}, {"saf", models[c.model].saf}, {"dtype", c.dtype}, {"protect", c.protect},
+            {"fault", fault_kind_name(c.spec.fault.kind)}, {"rate", c.rate},
+            {"flips_per_round", c.spec.fault.count ? static_cast<long long>(*c.spec.fault.count) : -1}, {"bit_mask", hex_mask(c.spec.fault.bit_mask)},
+            {"layer", c.layer}, {"bit", c.bit}};
+}
+
+inline nlohmann::ordered_json summary_json(const Configuration& c, const std::vector<SweepModel>& models) {
+    const auto& r = c.result;
+    const auto& e = r.estimate;
+    nlohmann::ordered_json j = configuration_json(c, models);
+    j["path"] = models[c.model].path;
+    j["clean_top1"] = r.clean.accuracy();
+    j["estimator"] = estimator_name(e.estimator);
+    j["rounds"] = e.rounds;
+    j["mean"] = e.top1.mean;
+    j["sd"] = e.top1.sd;
+    j["confidence"] = e.top1.confidence;
+    j["ci_method"] = interval_kind_name(e.top1.ci_method);
+    if (e.top1.has_interval()) {
+        j["ci_low"] = e.top1.ci_low;
+        j["ci_high"] = e.top1.ci_high;
+    }
+    j["median"] = e.top1.median;
+    j["min"] = e.top1.min;
+    j["max"] = e.top1.max;
+    j["chance_fraction"] = e.top1.chance_fraction;
+    j["top5_mean"] = e.top5.mean;
+    j["fail_drop"] = c.spec.fail_drop;
+    j["fail_prob"] = e.fail_prob;
+    j["fail_ci_low"] = e.fail_ci.low;
+    j["fail_ci_high"] = e.fail_ci.high;
+    j["expected_loss"] = e.expected_loss;
+    j["loss_ci_low"] = e.loss_ci.low;
+    j["loss_ci_high"] = e.loss_ci.high;
+    j["stopped_adaptively"] = e.stopped_adaptively;
+    j["critical_mask"] = hex_mask(r.critical_mask);
+    j["critical_bits"] = r.critical_bits;
+    j["nan_images"] = r.nan_images;
+    j["inf_images"] = r.inf_images;
+    j["rounds_with_nan"] = r.rounds_with_nan;
+    j["rounds_with_inf"] = r.rounds_with_inf;
+    j["stored_bits"] = r.stored_bits;
+    j["faulty_tensors"] = r.tensors;
+    double flips = 0;
+    for (const auto& x : r.rounds) flips += static_cast<double>(x.flips);
+    j["mean_flips"] = r.rounds.empty() ? 0.0 : flips / static_cast<double>(r.rounds.size());
+    return j;
+}
+
+inline std::string csv_value(const nlohmann::ordered_json& v) {
+    if (v.is_string()) return csv_escape(v.get<std::string>());
+    if (v.is_number_float()) return format_number(v.get<double>(), 10);
+    return v.dump();
+}
+
+/// Rows of JSON objects with the same keys as CSV; `columns` fixes the header (keys missing from a row stay empty).
+inline std::string csv_table(const std::vector<std::string>& columns, const std::vector<nlohmann::ordered_json>& rows) {
+    std::string s;
+    for (std::size_t i = 0; i < columns.size(); ++i) s += (i ? "," : "") + columns[i];
+    s += "\n";
+    for (const auto& row : rows) {
+        for (std::size_t i = 0; i < columns.size(); ++i) {
+            if (i) s += ",";
+            if (row.contains(columns[i])) s += csv_value(row.at(columns[i]));
+        }
+        s += "\n";
+    }
+    return s;
+}
+
+inline std::vector<std::string> keys_of(const nlohmann::ordered_json& j) {
+    std::vector<std::string> k;
+    for (auto it = j.begin(); it != j.end(); ++it) k.push_back(it.key());
+    return k;
+}
+
+inline std::string summary_csv(const std::vector<Configuration>& configs, const std::vector<SweepModel>& models) {
+    if (configs.empty()) return "";
+    std::vector<nlohmann::ordered_json> rows;
+    for (const auto& c : configs) rows.push_back(summary_json(c, models));
+    auto columns = keys_of(rows.front());
+    if (!rows.front().contains("ci_low"))  // the first row had no interval: keep the full header
+        columns.insert(std::find(columns.begin(), columns.end(), "median"), {"ci_low", "ci_high"});
+    return csv_table(columns, rows);
+}
+
+inline std::string summary_document(const std::vector<Configuration>& configs, const std::vector<SweepModel>& models, const nlohmann::json& identity) {
+    nlohmann::ordered_json results = nlohmann::ordered_json::array();
+    for (const auto& c : configs) results.push_back(summary_json(c, models));
+    return nlohmann::ordered_json{{"schema", report_schema}, {"config", identity}, {"results", results}}.dump(2) + "\n";
+}
+
+inline std::string rounds_csv(const std::vector<Configuration>& configs, const std::vector<SweepModel>& models) {
+    std::vector<nlohmann::ordered_json> rows;
+    std::vector<std::string> columns;
+    for (const auto& c : configs) {
+        const auto base = configuration_json(c, models);
+        for (const auto& r : c.result.rounds) {
+            auto row = base;
+            row["stratum"] = r.stratum;
+            row["critical"] = r.critical;
+            row["round"] = r.round;
+            row["flips"] = r.flips;
+            row["top1"] = r.eval.accuracy();
+            row["top5"] = r.eval.top5_accuracy();
+            row["nan_images"] = r.eval.nan_images;
+            row["inf_images"] = r.eval.inf_images;
+            if (columns.empty()) columns = keys_of(row);
+            rows.push_back(std::move(row));
+        }
+    }
+    return columns.empty() ? "" : csv_table(columns, rows);
+}
+
+inline std::string strata_csv(const std::vector<Configuration>& configs, const std::vector<SweepModel>& models) {
+    std::vector<nlohmann::ordered_json> rows;
+    std::vector<std::string> columns;
+    for (const auto& c : configs)
+        for (std::size_t s = 0; s < c.result.estimate.strata.size(); ++s) {
+            const auto& st = c.result.estimate.strata[s];
+            auto row = configuration_json(c, models);
+            row["stratum"] = s;
+            row["critical_faults"] = st.stratum.label();
+            row["weight"] = st.stratum.weight;
+            row["rounds"] = st.rounds;
+            row["mean"] = st.mean;
+            row["sd"] = st.sd;
+            row["top5_mean"] = st.top5_mean;
+            row["failures"] = st.failures;
+            if (columns.empty()) columns = keys_of(row);
+            rows.push_back(std::move(row));
+        }
+    return columns.empty() ? "" : csv_table(columns, rows);
+}
+
+/// One accuracy-vs-BER curve per (model, dtype, protection) with exact-count strata.
+struct Curve {
+    std::size_t model = 0;
+    std::string dtype, protect;
+    std::uint64_t eligible_bits = 0;
+    std::size_t k_max = 0;
+    std::vector<CurvePoint> points;
+};
+
+inline std::vector<Curve> sweep_curves(const std::vector<Configuration>& configs, const SweepSpec& spec) {
+    std::vector<Curve> curves;
+    if (!spec.curve) return curves;
+    std::map<std::tuple<std::size_t, std::string, std::string>, std::vector<const Configuration*>> groups;
+    std::vector<std::tuple<std::size_t, std::string, std::string>> order;
+    for (const auto& c : configs)
+        if (c.analysis == "count") {
+            const auto key = std::tuple(c.model, c.dtype, c.protect);
+            if (!groups.count(key)) order.push_back(key);
+            groups[key].push_back(&c);
+        }
+    for (const auto& key : order) {
+        const auto& cs = groups[key];
+        std::vector<std::vector<double>> acc(cs.size());
+        for (const auto* c : cs) {
+            const auto k = static_cast<std::size_t>(*c->spec.fault.count);
+            for (const auto& r : c->result.rounds) acc.at(k).push_back(r.eval.accuracy());
+        }
+        Curve curve{std::get<0>(key), std::get<1>(key), std::get<2>(key), cs.front()->result.stored_bits, cs.size() - 1, {}};
+        curve.points = ber_curve(acc, curve.eligible_bits, spec.curve->rates(), spec.confidence);
+        curves.push_back(std::move(curve));
+    }
+    return curves;
+}
+
+inline std::string curve_csv(const std::vector<Curve>& curves, const std::vector<SweepModel>& models) {
+    std::string s = "model,saf,dtype,protect,eligible_bits,k_max,rate,mean,band_low,band_high,tail_probability\n";
+    for (const auto& c : curves)
+        for (const auto& p : c.points)
+            s += csv_escape(models[c.model].label) + "," + csv_escape(models[c.model].saf) + "," + c.dtype + "," + c.protect + "," +
+                 std::to_string(c.eligible_bits) + "," + std::to_string(c.k_max) + "," + format_number(p.rate) + "," + format_number(p.mean) + "," +
+                 format_number(p.low) + "," + format_number(p.high) + "," + format_number(p.tail, 4) + "\n";
+    return s;
+}
+
+}  // namespace safnet::fault

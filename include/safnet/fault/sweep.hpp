@@ -1,0 +1,313 @@
+// safnet/fault/sweep.hpp — a whole fault-injection study: models x storage formats x fault
+// rates x protections x analyses, planned into configurations and run resumably.
+//
+//   fault::SweepSpec spec{.dtypes = {"fp32", "fp16"}, .bers = {1e-6, 1e-5}, .rounds = 200};
+//   std::vector<fault::SweepModel> models{{"r20", path, "tanh", &net, &test, nullptr}};
+//   auto configs = fault::plan_sweep(spec, models);          // validates everything first
+//   fault::SweepState state(out / "campaign-state.json", fault::sweep_identity(spec, models));
+//   fault::run_sweep(configs, models, state, /*resume=*/true);
+//
+// plan_sweep: for each model, dtype and rate (or the exact count spec.flips):
+//   "ber"    one configuration per protection, over spec.selection;
+//   "layer"  (per_layer) one per selected parameter tensor, protection none;
+//   "bit"    (per_bit) one per eligible bit position, protection none;
+//   "count"  (curve) exact-count strata k = 0 .. K_max per dtype and protection, for the
+//            accuracy-vs-BER curve (ber_curve.hpp); k = 0 runs one round (it has no faults).
+// It throws before any work, naming the codec and mask, for a fault space with no eligible
+// bit, an exact count above the eligible bits, or an explicit critical class with none.
+// run_sweep runs the configurations in order; after each, `state` is written atomically, and
+// with resume=true configurations found in it are loaded instead of rerun. The state's
+// identity is every option that changes results (not threads): resuming with another one
+// is an error naming it. Results are a pure function of the spec and the models.
+#pragma once
+
+#include <safnet/codec/registry.hpp>
+#include <safnet/fault/ber_curve.hpp>
+#include <safnet/fault/campaign.hpp>
+#include <safnet/io/atomic_file.hpp>
+#include <safnet/nn/resnet.hpp>
+#include <safnet/version.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <bit>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace safnet::fault {
+
+struct SweepSpec {
+    std::vector<std::string> dtypes{"fp32"};
+    std::vector<double> bers{1e-5};
+    FaultKind kind = FaultKind::flip;
+    std::uint64_t bit_mask = ~std::uint64_t{0};
+    std::uint64_t flips = 0;  // > 0: exactly this many faulty bits per round instead of the rates
+    std::vector<std::string> protect{"none"};
+    Selection selection{};
+    bool per_layer = false, per_bit = false;
+    std::size_t rounds = 100;  // per configuration (the cap when stopping adaptively)
+    std::uint64_t seed = 1;
+    Estimator estimator = Estimator::automatic;
+    std::optional<std::uint64_t> critical_bits{};
+    double confidence = 0.95, fail_drop = 10;
+    Stopping stopping{};
+    std::optional<CurveSpec> curve{};
+    std::size_t eval_batch = 500;
+};
+
+/// A model of the sweep: the network and the prepared test (and calibration) sets it is evaluated on.
+struct SweepModel {
+    std::string label, path, saf;
+    nn::ResNet<float>* net = nullptr;
+    const train::PreparedSet* test = nullptr;
+    const train::PreparedSet* calibration = nullptr;  // clipact thresholds; null = the test set
+};
+
+struct Configuration {
+    std::string analysis = "ber";  // ber | layer | bit | count
+    std::size_t model = 0;
+    std::string dtype, protect = "none", layer = "*";
+    int bit = -1;
+    double rate = 0;
+    CampaignSpec spec;
+    CampaignResult result;
+
+    std::string key() const {
+        char r[32];
+        std::snprintf(r, sizeof r, "%.17g", rate);
+        return analysis + "|" + std::to_string(model) + "|" + dtype + "|" + protect + "|" + r + "|" + layer + "|" + std::to_string(bit) +
+               (spec.fault.count ? "|k" + std::to_string(*spec.fault.count) : "");
+    }
+};
+
+namespace detail {
+
+inline std::uint64_t selected_values(const SweepModel& m, const Selection& sel) {
+    std::uint64_t n = 0;
+    m.net->for_each_parameter([&](const nn::Parameter<float>& p) {
+        if (sel.matches(p)) n += p.value->size();
+    });
+    return n;
+}
+
+inline int codec_bits(const std::string& dtype) {
+    return std::visit([](const auto& c) { return c.bits_per_value(); }, codec_from_name(dtype));
+}
+
+/// Throws unless the fault space of `c` has eligible bits (and, for exact counts, enough of them).
+inline void check_fault_space(const Configuration& c, const SweepModel& m) {
+    const int bits = codec_bits(c.dtype);
+    const std::uint64_t eligible_mask = eligible_bits(bits, c.spec.fault.bit_mask).mask;
+    const std::string where = " (codec " + c.dtype + ", " + std::to_string(bits) + " stored bits per value; --bits mask " + hex_mask(c.spec.fault.bit_mask) + ")";
+    if (eligible_mask == 0) throw Error("fault campaign: no stored bit is eligible for the fault model" + where);
+    const std::uint64_t values = selected_values(m, c.spec.selection);
+    if (values == 0) throw Error("fault campaign: no parameter matches the selection");
+    const std::uint64_t eligible = values * static_cast<std::uint64_t>(std::popcount(eligible_mask));
+    if (c.spec.fault.count && *c.spec.fault.count > eligible)
+        throw Error("fault campaign: " + std::to_string(*c.spec.fault.count) + " exact flips exceed the " + std::to_string(eligible) + " eligible bits" + where);
+    if (c.spec.critical_bits && c.spec.estimator == Estimator::stratified && (*c.spec.critical_bits & eligible_mask) == 0)
+        throw Error("stratified estimator: the critical class " + hex_mask(*c.spec.critical_bits) + " has no eligible bit" + where);
+}
+
+}  // namespace detail
+
+/// The configurations of `spec` over `models` (see the header comment), validated.
+inline std::vector<Configuration> plan_sweep(const SweepSpec& spec, const std::vector<SweepModel>& models) {
+    for (const auto& d : spec.dtypes) codec_from_name(d);
+    for (const auto& p : spec.protect) protection_from_name(p);
+    if (spec.flips == 0)
+        for (double r : spec.bers) FaultModel::bit_flip(r).validate();
+    if (models.empty()) throw Error("fault campaign: no model");
+    std::vector<Configuration> configs;
+    auto add = [&](const std::string& analysis, std::size_t m, const std::string& dtype, const std::string& protect, double rate, const Selection& s,
+                   std::uint64_t mask, const std::string& layer, int bit, std::optional<std::uint64_t> count, std::size_t rounds, Estimator estimator) {
+        Configuration c;
+        c.analysis = analysis;
+        c.model = m;
+        c.dtype = dtype;
+        c.protect = protect;
+        c.rate = rate;
+        c.layer = layer;
+        c.bit = bit;
+        c.spec = CampaignSpec{.codec = codec_from_name(dtype), .fault = FaultModel{spec.kind, rate, count, mask}, .rounds = rounds, .first_round = 0,
+                              .seed = spec.seed, .protection = protection_from_name(protect), .selection = s, .estimator = estimator,
+                              .critical_bits = spec.critical_bits, .confidence = spec.confidence, .fail_drop = spec.fail_drop,
+                              .stopping = spec.stopping, .eval_batch = spec.eval_batch, .calibration = models[m].calibration};
+        detail::check_fault_space(c, models[m]);
+        configs.push_back(std::move(c));
+    };
+    const std::optional<std::uint64_t> count = spec.flips ? std::optional<std::uint64_t>(spec.flips) : std::nullopt;
+    const std::vector<double> rates = spec.flips ? std::vector<double>{0.0} : spec.bers;
+    for (std::size_t m = 0; m < models.size(); ++m)
+        for (const auto& dtype : spec.dtypes) {
+            for (double rate : rates) {
+                const std::string layer = spec.selection.patterns.empty() ? "*" : spec.selection.patterns.front();
+                for (const auto& protect : spec.protect)
+                    add("ber", m, dtype, protect, rate, spec.selection, spec.bit_mask, layer, -1, count, spec.rounds, spec.estimator);
+                if (spec.per_layer)
+                    models[m].net->for_each_parameter([&](const nn::Parameter<float>& p) {
+                        if (!spec.selection.matches(p)) return;
+                        Selection one = spec.selection;
+                        one.patterns = {p.name};
+                        add("layer", m, dtype, "none", rate, one, spec.bit_mask, p.name, -1, count, spec.rounds, spec.estimator);
+                    });
+                if (spec.per_bit) {
+                    const int bits = detail::codec_bits(dtype);
+                    for (int b = 0; b < bits; ++b)
+                        if (spec.bit_mask >> b & 1) add("bit", m, dtype, "none", rate, spec.selection, std::uint64_t{1} << b, "*", b, count, spec.rounds, spec.estimator);
+                }
+            }
+            if (spec.curve) {
+                const std::uint64_t eligible = detail::selected_values(models[m], spec.selection) *
+                                               static_cast<std::uint64_t>(std::popcount(detail::eligible_bits(detail::codec_bits(dtype), spec.bit_mask).mask));
+                const std::size_t k_max = curve_k_max(*spec.curve, eligible);
+                const std::size_t rounds = spec.curve->rounds ? spec.curve->rounds : spec.rounds;
+                for (const auto& protect : spec.protect)
+                    for (std::size_t k = 0; k <= k_max; ++k)
+                        add("count", m, dtype, protect, 0.0, spec.selection, spec.bit_mask, "*", -1, k, k == 0 ? 1 : rounds, Estimator::plain);
+            }
+        }
+    return configs;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resume state.
+
+inline nlohmann::json eval_json(const train::EvalResult& e) { return {e.images, e.top1, e.top5, e.nan_images, e.inf_images}; }
+
+inline train::EvalResult eval_from_json(const nlohmann::json& j) {
+    const auto count = [&](std::size_t i) {
+        if (!j.at(i).is_number_unsigned()) throw Error("evaluation count " + j.at(i).dump() + " is not a whole number >= 0");
+        return j.at(i).get<std::size_t>();
+    };
+    if (!j.is_array() || j.size() != 5) throw Error("an evaluation must be [images, top1, top5, nan_images, inf_images]");
+    train::EvalResult e{count(0), count(1), count(2), count(3), count(4)};
+    if (e.top1 > e.top5 || e.top5 > e.images || e.nan_images > e.images || e.inf_images > e.images)
+        throw Error("evaluation " + j.dump() + " is inconsistent (needs top1 <= top5 <= images, nan/inf images <= images)");
+    return e;
+}
+
+inline nlohmann::json result_json(const CampaignResult& r) {
+    nlohmann::json rounds = nlohmann::json::array();
+    for (const auto& rr : r.rounds) rounds.push_back({rr.round, rr.flips, eval_json(rr.eval), rr.stratum, rr.critical});
+    return {{"clean", eval_json(r.clean)}, {"rounds", rounds}, {"stored_bits", r.stored_bits}, {"tensors", r.tensors}, {"values", r.values}};
+}
+
+/// The identity of a sweep for resuming: every option that changes its results.
+inline nlohmann::json sweep_identity(const SweepSpec& s, const std::vector<SweepModel>& models, const std::string& dataset, std::size_t test_images) {
+    nlohmann::json paths = nlohmann::json::array();
+    for (const auto& m : models) paths.push_back(m.path + " (" + m.saf + ")");
+    nlohmann::ordered_json j = {{"safnet_version", version_string}, {"models", paths}, {"dataset", dataset}, {"test_images", test_images},
+                                {"dtypes", s.dtypes}, {"bers", s.bers}, {"fault", fault_kind_name(s.kind)}, {"bits", hex_mask(s.bit_mask)},
+                                {"flips", s.flips}, {"protect", s.protect}, {"weights", s.selection.weights}, {"biases", s.selection.biases},
+                                {"batchnorm", s.selection.batchnorm}, {"layers", s.selection.patterns}, {"per_layer", s.per_layer},
+                                {"per_bit", s.per_bit}, {"rounds", s.rounds}, {"seed", s.seed}, {"estimator", estimator_name(s.estimator)},
+                                {"critical_bits", s.critical_bits ? hex_mask(*s.critical_bits) : "auto"}, {"confidence", s.confidence},
+                                {"fail_drop", s.fail_drop}, {"ci_halfwidth", s.stopping.ci_halfwidth}, {"min_rounds", s.stopping.min_rounds},
+                                {"rare_failure", s.stopping.rare_failure}, {"check_every", s.stopping.check_every}, {"eval_batch", s.eval_batch}};
+    if (s.curve)
+        j["ber_curve"] = {{"low", s.curve->low}, {"high", s.curve->high}, {"points", s.curve->points}, {"k_max", s.curve->k_max},
+                          {"rounds", s.curve->rounds}};
+    return nlohmann::json::parse(j.dump());
+}
+
+/// Finished configurations on disk: `path` holds {"identity": ..., "done": {key: result}}.
+class SweepState {
+public:
+    SweepState(std::filesystem::path path, nlohmann::json identity) : path_(std::move(path)), identity_(std::move(identity)) {}
+
+    /// Reads the state of an interrupted run (none: nothing done); throws if its options differ.
+    void load() {
+        done_.clear();
+        if (!std::filesystem::exists(path_)) return;
+        nlohmann::json state;
+        try {
+            std::ifstream in(path_);
+            state = nlohmann::json::parse(in);
+            const auto& saved = state.at("identity");
+            if (saved != identity_) {
+                for (auto it = identity_.begin(); it != identity_.end(); ++it)
+                    if (!saved.contains(it.key()) || saved.at(it.key()) != it.value())
+                        throw Error(path_.string() + ": --resume needs the options of the interrupted run; '" + it.key() + "' was " +
+                                    (saved.contains(it.key()) ? saved.at(it.key()).dump() : "unset") + ", now " + it.value().dump());
+                throw Error(path_.string() + ": --resume needs the options of the interrupted run, and they differ");
+            }
+            for (auto it = state.at("done").begin(); it != state.at("done").end(); ++it) done_[it.key()] = it.value();
+        } catch (const nlohmann::json::exception& e) {
+            throw Error(path_.string() + ": corrupt campaign state (" + e.what() + "); delete it to start over");
+        }
+    }
+
+    const nlohmann::json* find(const std::string& key) const {
+        const auto it = done_.find(key);
+        return it == done_.end() ? nullptr : &it->second;
+    }
+    std::size_t size() const noexcept { return done_.size(); }
+
+    /// Records a finished configuration and writes the whole state atomically.
+    void put(const std::string& key, nlohmann::json result) {
+        done_[key] = std::move(result);
+        nlohmann::json state = {{"identity", identity_}, {"done", nlohmann::json::object()}};
+        for (const auto& [k, v] : done_) state["done"][k] = v;
+        io::write_file_atomic(path_.string(), state.dump() + "\n");
+    }
+
+private:
+    std::filesystem::path path_;
+    nlohmann::json identity_;
+    std::map<std::string, nlohmann::json> done_;
+};
+
+/// The rounds of a saved result, checked (a corrupt file is an error naming what is wrong).
+inline std::vector<RoundResult> rounds_from_json(const nlohmann::json& j, std::size_t test_images) {
+    std::vector<RoundResult> rounds;
+    for (const auto& x : j.at("rounds")) {
+        if (!x.is_array() || x.size() != 5) throw Error("a saved round must be [round, flips, eval, stratum, critical]");
+        for (std::size_t i : {0, 1, 3, 4})
+            if (!x.at(i).is_number_unsigned()) throw Error("saved round field " + x.at(i).dump() + " is not a whole number >= 0");
+        RoundResult r;
+        r.round = x.at(0).get<std::size_t>();
+        r.flips = x.at(1).get<std::uint64_t>();
+        r.eval = eval_from_json(x.at(2));
+        r.stratum = x.at(3).get<std::size_t>();
+        r.critical = x.at(4).get<std::uint64_t>();
+        if (r.round > std::numeric_limits<std::uint32_t>::max()) throw Error("saved round number " + std::to_string(r.round) + " does not fit 32 bits");
+        if (r.eval.images != test_images)
+            throw Error("a saved round evaluated " + std::to_string(r.eval.images) + " images, the test set has " + std::to_string(test_images));
+        rounds.push_back(r);
+    }
+    return rounds;
+}
+
+/// Runs `configs` (from plan_sweep) in order; see the header comment. `on_round(i, round)` and
+/// `on_done(i)` report progress (optional).
+inline void run_sweep(std::vector<Configuration>& configs, std::vector<SweepModel>& models, SweepState& state, bool resume,
+                      const std::function<void(std::size_t, const RoundResult&)>& on_round = {},
+                      const std::function<void(std::size_t, bool)>& on_done = {}) {
+    if (resume) state.load();
+    for (std::size_t i = 0; i < configs.size(); ++i) {
+        Configuration& c = configs[i];
+        SweepModel& m = models.at(c.model);
+        const nlohmann::json* saved = resume ? state.find(c.key()) : nullptr;
+        std::vector<RoundResult> resumed;
+        if (saved) {
+            try {
+                resumed = rounds_from_json(*saved, m.test->size());
+            } catch (const std::exception& e) {
+                throw Error("campaign state, configuration " + c.key() + ": " + e.what());
+            }
+        }
+        c.result = run_campaign(*m.net, *m.test, c.spec, [&](const RoundResult& r) {
+            if (on_round) on_round(i, r);
+        }, std::move(resumed));
+        if (!saved) state.put(c.key(), result_json(c.result));
+        if (on_done) on_done(i, saved != nullptr);
+    }
+}
+
+}  // namespace safnet::fault

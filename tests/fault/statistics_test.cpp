@@ -1,0 +1,189 @@
+#include <safnet/fault/philox.hpp>
+#include <safnet/fault/statistics.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <vector>
+
+using namespace safnet;
+
+namespace {
+
+/// Student t interval of the mean (the method safnet used before): for comparison only.
+fault::Interval student_interval(const std::vector<double>& x, double confidence) {
+    const double n = static_cast<double>(x.size());
+    double m = 0, s = 0;
+    for (double v : x) m += v / n;
+    for (double v : x) s += (v - m) * (v - m);
+    const double half = fault::student_t_quantile(n - 1, confidence) * std::sqrt(s / (n - 1) / n);
+    return {m - half, m + half};
+}
+
+/// A bimodal round: 0.92 + noise with probability 0.95, 0.05 ("catastrophic") otherwise.
+double bimodal(fault::PhiloxStream& rng) {
+    if (rng.next_open0() <= 0.05) return 0.05;
+    return 0.92 + 0.01 * (rng.next_open0() - 0.5);
+}
+constexpr double bimodal_mean = 0.95 * 0.92 + 0.05 * 0.05;
+
+}  // namespace
+
+TEST_CASE("incomplete beta and its quantile against closed forms", "[fault][statistics]") {
+    // I_x(a, b) for integer a, b is a binomial tail: I_x(2, 3) = P(Binomial(4, x) >= 2).
+    for (double x : {0.01, 0.2, 0.5, 0.77, 0.99}) {
+        double tail = 0;
+        for (int j = 2; j <= 4; ++j) tail += std::tgamma(5) / std::tgamma(j + 1) / std::tgamma(5 - j) * std::pow(x, j) * std::pow(1 - x, 4 - j);
+        CHECK(fault::incomplete_beta(2, 3, x) == Approx(tail).epsilon(1e-12));
+        CHECK(fault::beta_quantile(2, 3, tail) == Approx(x).epsilon(1e-10));
+    }
+    CHECK(fault::incomplete_beta(0.5, 0.5, 0.25) == Approx(2 / 3.141592653589793 * std::asin(0.5)).epsilon(1e-12));  // arcsine law
+    CHECK(fault::incomplete_beta(3, 4, 0) == 0);
+    CHECK(fault::incomplete_beta(3, 4, 1) == 1);
+}
+
+TEST_CASE("Student t and normal quantiles against published tables", "[fault][statistics]") {
+    CHECK(fault::student_t_quantile(1, 0.95) == Approx(12.7062).epsilon(1e-5));
+    CHECK(fault::student_t_quantile(10, 0.95) == Approx(2.22814).epsilon(1e-5));
+    CHECK(fault::student_t_quantile(30, 0.95) == Approx(2.04227).epsilon(1e-5));
+    CHECK(fault::student_t_quantile(5, 0.99) == Approx(4.03214).epsilon(1e-5));
+    CHECK(fault::student_t_quantile(2.5, 0.90) == Approx(2.55822).epsilon(1e-5));  // fractional df (numerical integration of the density)
+    CHECK(fault::student_t_quantile(std::numeric_limits<double>::infinity(), 0.95) == Approx(1.959964).epsilon(1e-6));
+    CHECK(fault::normal_quantile_two_sided(0.99) == Approx(2.575829).epsilon(1e-6));
+    CHECK_THROWS_WITH(fault::student_t_quantile(3, 1.0), Catch::Contains("confidence"));
+}
+
+TEST_CASE("binomial pmf and upper tail, exhaustively for n = 40", "[fault][statistics]") {
+    for (double p : {1e-9, 0.01, 0.3, 0.9}) {
+        double sum = 0;
+        for (std::uint64_t k = 0; k <= 40; ++k) sum += fault::binomial_pmf(40, k, p);
+        CHECK(sum == Approx(1).epsilon(1e-12));
+        for (std::uint64_t k = 0; k <= 40; ++k) {
+            double tail = 0;
+            for (std::uint64_t j = k + 1; j <= 40; ++j) tail += fault::binomial_pmf(40, j, p);
+            CHECK(fault::binomial_sf(40, k, p) == Approx(tail).epsilon(1e-9).margin(1e-300));
+        }
+    }
+    // A tail far below double rounding of 1 - cdf: P(K > 3), n = 270000, p = 1e-9.
+    const double lambda = 270000 * 1e-9;
+    CHECK(fault::binomial_sf(270000, 3, 1e-9) == Approx(std::pow(lambda, 4) / 24).epsilon(1e-3));
+}
+
+TEST_CASE("Clopper-Pearson: published values and exact coverage >= nominal", "[fault][statistics]") {
+    const auto zero = fault::clopper_pearson(0, 100, 0.95);
+    CHECK(zero.low == 0);
+    CHECK(zero.high == Approx(0.0362).epsilon(1e-3));  // 1 - 0.025^(1/100)
+    const auto five = fault::clopper_pearson(5, 100, 0.95);
+    CHECK(five.low == Approx(0.0164).epsilon(2e-3));
+    CHECK(five.high == Approx(0.1128).epsilon(2e-3));
+    CHECK(fault::clopper_pearson(100, 100, 0.95).high == 1);
+    // Exact coverage for n = 30: sum of P(X = x) over the x whose interval holds p.
+    for (double p = 0.005; p < 1; p += 0.01) {
+        double covered = 0;
+        for (std::uint64_t x = 0; x <= 30; ++x)
+            if (fault::clopper_pearson(x, 30, 0.95).contains(p)) covered += fault::binomial_pmf(30, x, p);
+        INFO("p = " << p);
+        CHECK(covered >= 0.95 - 1e-12);
+    }
+    CHECK_THROWS_WITH(fault::clopper_pearson(5, 4, 0.95), Catch::Contains("5 successes in 4"));
+}
+
+TEST_CASE("rare-event floor: rounds that see a 1 % failure mode with 95 % probability", "[fault][statistics]") {
+    CHECK(fault::rare_event_rounds(0.01, 0.95) == 299);  // 0.99^298 = 0.0500 > 0.05 >= 0.99^299
+    CHECK(std::pow(0.99, 299) <= 0.05);
+    CHECK(std::pow(0.99, 298) > 0.05);
+    CHECK(fault::rare_event_rounds(0.05, 0.95) == 59);
+    CHECK_THROWS(fault::rare_event_rounds(0, 0.95));
+}
+
+TEST_CASE("betting interval covers the mean of bimodal rounds; Student t does not", "[fault][statistics]") {
+    // 30 rounds with a 5 % catastrophic mode: 21 % of samples contain no catastrophic round,
+    // and an interval that trusts them (Student t) then excludes the mean.
+    std::size_t betting = 0, student = 0, inside = 0;
+    const std::size_t seeds = 1000;
+    for (std::uint32_t seed = 0; seed < seeds; ++seed) {
+        fault::PhiloxStream rng({77, seed, 0});
+        std::vector<double> x(30);
+        for (double& v : x) v = bimodal(rng);
+        const auto b = fault::betting_interval(x, 0.95, false);
+        betting += b.contains(bimodal_mean);
+        student += student_interval(x, 0.95).contains(bimodal_mean);
+        inside += b.low >= 0 && b.high <= 1;
+    }
+    const double coverage = static_cast<double>(betting) / seeds, t_coverage = static_cast<double>(student) / seeds;
+    INFO("betting coverage " << coverage << ", Student t coverage " << t_coverage);
+    CHECK(coverage >= 0.95 - 0.03);
+    CHECK(t_coverage < 0.90);
+    CHECK(inside == seeds);
+}
+
+TEST_CASE("betting interval: narrow for well-behaved data, nominal coverage on a uniform law", "[fault][statistics]") {
+    std::size_t covered = 0;
+    double width = 0;
+    for (std::uint32_t seed = 0; seed < 500; ++seed) {
+        fault::PhiloxStream rng({5, seed, 0});
+        std::vector<double> x(100);
+        for (double& v : x) v = 0.88 + 0.02 * rng.next_open0();  // uniform on (0.88, 0.90]
+        const auto b = fault::betting_interval(x, 0.95, false);
+        covered += b.contains(0.89);
+        width += (b.high - b.low) / 500;
+    }
+    INFO("coverage " << covered / 500.0 << ", mean width " << width);
+    CHECK(covered >= 470);
+    // sd 0.0058, n = 100: Student t would give 0.0023, but no valid interval for arbitrary laws on
+    // [0, 1] can: an unseen mode at 0 of probability 3 % is compatible with these rounds, so the
+    // lower side must reach about 0.89 - 0.03 x 0.89. Betting measured 0.08 in all.
+    CHECK(width < 0.1);
+    CHECK(width > 0.89 * 0.02);
+}
+
+TEST_CASE("time-uniform betting interval stays valid under adaptive stopping", "[fault][statistics]") {
+    // Stop at the first check (n >= 10, every max(5, n/20) rounds) whose half-width is below 0.02;
+    // coverage at the stopping time.
+    std::size_t covered = 0;
+    const std::size_t seeds = 400;
+    for (std::uint32_t seed = 0; seed < seeds; ++seed) {
+        fault::PhiloxStream rng({91, seed, 0});
+        std::vector<double> x;
+        fault::Interval ci{0, 1};
+        while (x.size() < 3000) {
+            x.push_back(bimodal(rng));
+            if (x.size() >= 10 && x.size() % std::max<std::size_t>(5, x.size() / 20) == 0) {
+                ci = fault::betting_interval(x, 0.95, true);
+                if (ci.halfwidth() < 0.02) break;
+            }
+        }
+        covered += ci.contains(bimodal_mean);
+    }
+    INFO("coverage at the stopping time " << static_cast<double>(covered) / seeds);
+    CHECK(covered >= static_cast<std::size_t>(0.92 * seeds));
+}
+
+TEST_CASE("summary: statistics of the rounds; one round has no interval", "[fault][statistics]") {
+    const auto s = fault::summarize({10, 20, 30, 40, 100}, 10);
+    CHECK(s.mean == Approx(40));
+    CHECK(s.sd == Approx(std::sqrt(1250.0)));  // squared deviations 900 + 400 + 100 + 0 + 3600 = 5000, / 4
+    CHECK(s.median == 30);
+    CHECK(s.min == 10);
+    CHECK(s.max == 100);
+    CHECK(s.chance_fraction == Approx(0.2));  // only 10 <= 15
+    CHECK(s.has_interval());
+    CHECK(s.ci_low >= 0);
+    CHECK(s.ci_high <= 100);
+    CHECK(s.ci_low < 40);
+    CHECK(s.ci_high > 40);
+    CHECK(fault::summarize({1, 2, 3, 4}, 10).median == 2.5);
+    const auto one = fault::summarize({55}, 10);
+    CHECK_FALSE(one.has_interval());
+    CHECK(std::string(fault::interval_kind_name(one.ci_method)) == "none");
+    CHECK(std::isinf(one.ci_halfwidth()));
+    // Tighter confidence, wider interval.
+    CHECK(fault::summarize({80, 81, 82, 83, 84, 85}, 10, 0.99).ci_halfwidth() > fault::summarize({80, 81, 82, 83, 84, 85}, 10, 0.9).ci_halfwidth());
+}
+
+TEST_CASE("Leveugle sample size", "[fault][statistics]") {
+    CHECK(fault::leveugle_sample_size(0.05, 0.95) == 385);
+    CHECK(fault::leveugle_sample_size(0.01, 0.99) == 16588);
+    CHECK(fault::leveugle_sample_size(0.05, 0.95, 1000) == 278);
+    CHECK_THROWS_WITH(fault::leveugle_sample_size(0, 0.95), Catch::Contains("margin"));
+}

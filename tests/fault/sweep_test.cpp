@@ -1,0 +1,134 @@
+#include <safnet/fault/report.hpp>
+#include <safnet/fault/sweep.hpp>
+
+#include "support/synthetic.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+using namespace safnet;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Study {
+    nn::ResNet<float> net{{"resnet20", 1, 4, nn::Shortcut::A, Tanh{}}};
+    train::PreparedSet test;
+    std::vector<fault::SweepModel> models;
+    Study() {
+        net.initialize(3);
+        test = train::prepare(test::synthetic_dataset(40, 1, 8, 4, 9), {});
+        models.push_back({"tiny", "tiny.safetensors", "tanh", &net, &test, nullptr});
+    }
+};
+
+fs::path scratch(const std::string& name) {
+    const auto dir = fs::temp_directory_path() / ("safnet_sweep_test_" + name);
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    return dir;
+}
+
+std::string read(const fs::path& p) {
+    std::ifstream in(p);
+    return {std::istreambuf_iterator<char>(in), {}};
+}
+
+/// Runs a sweep into `dir` and returns its summary.csv + rounds.csv + strata.csv.
+std::string run_into(Study& s, const fault::SweepSpec& spec, const fs::path& dir, bool resume) {
+    auto configs = fault::plan_sweep(spec, s.models);
+    fault::SweepState state(dir / "campaign-state.json", fault::sweep_identity(spec, s.models, "synthetic", s.test.size()));
+    fault::run_sweep(configs, s.models, state, resume);
+    return fault::summary_csv(configs, s.models) + fault::rounds_csv(configs, s.models) + fault::strata_csv(configs, s.models);
+}
+
+}  // namespace
+
+TEST_CASE("plan_sweep: configurations per analysis, validated before any work", "[fault][sweep]") {
+    Study s;
+    fault::SweepSpec spec{.dtypes = {"fp32", "q2.5"}, .bers = {1e-5, 1e-4}, .protect = {"none", "clip"}, .per_bit = true, .rounds = 4};
+    const auto configs = fault::plan_sweep(spec, s.models);
+    // per dtype and rate: 2 protections + one per stored bit (32 for fp32, 8 for q2.5)
+    CHECK(configs.size() == 2 * (2 + 32) + 2 * (2 + 8));
+    spec.dtypes = {"fp16"};
+    spec.bit_mask = 0x7F800000u;  // fp32's exponent: nothing of fp16's 16 bits
+    spec.per_bit = false;
+    CHECK_THROWS_WITH(fault::plan_sweep(spec, s.models), Catch::Contains("no stored bit is eligible") && Catch::Contains("fp16"));
+    spec.dtypes = {"fp12"};
+    CHECK_THROWS_WITH(fault::plan_sweep(spec, s.models), Catch::Contains("fp12"));
+    fault::SweepSpec curve{.rounds = 3, .curve = fault::CurveSpec{.low = 1e-9, .high = 1e-6, .points = 4, .k_max = 5}};
+    const auto counted = fault::plan_sweep(curve, s.models);
+    CHECK(counted.size() == 1 + 6);  // the BER configuration and k = 0..5
+    CHECK(counted[1].spec.rounds == 1);  // k = 0 has no faults: one round
+    CHECK(counted[2].spec.rounds == 3);
+}
+
+TEST_CASE("sweep files: identical for any thread count and after a resume", "[fault][sweep]") {
+    Study s;
+    const fault::SweepSpec spec{.dtypes = {"fp32", "fp16"}, .bers = {2e-6}, .protect = {"none"}, .rounds = 16, .seed = 2,
+                                .curve = fault::CurveSpec{.low = 1e-8, .high = 1e-6, .points = 3, .k_max = 2, .rounds = 2}};
+    set_threads(1);
+    const auto dir1 = scratch("one");
+    const std::string one = run_into(s, spec, dir1, false);
+    set_threads(3);
+    const auto dir3 = scratch("three");
+    const std::string three = run_into(s, spec, dir3, false);
+    set_threads(2);
+    CHECK(one == three);
+    CHECK(one.find("stratified") != std::string::npos);
+    // Keep only the first configuration in the state file: the rerun loads it and computes the rest.
+    auto state = nlohmann::json::parse(read(dir1 / "campaign-state.json"));
+    auto& done = state["done"];
+    while (done.size() > 1) done.erase(std::prev(done.end()));
+    io::write_file_atomic((dir1 / "campaign-state.json").string(), state.dump());
+    CHECK(run_into(s, spec, dir1, true) == one);
+}
+
+TEST_CASE("sweep state: resuming needs the same options; corrupt states are named", "[fault][sweep]") {
+    Study s;
+    fault::SweepSpec spec{.bers = {1e-4}, .rounds = 2};
+    const auto dir = scratch("state");
+    run_into(s, spec, dir, false);
+    fault::SweepSpec other = spec;
+    other.seed = 7;
+    CHECK_THROWS_WITH(run_into(s, other, dir, true), Catch::Contains("'seed' was 1, now 7"));
+    const auto path = dir / "campaign-state.json";
+    auto state = nlohmann::json::parse(read(path));
+    auto& first = *state["done"].begin();
+    first["rounds"][0][2][1] = 1000;  // top-1 above the image count
+    io::write_file_atomic(path.string(), state.dump());
+    CHECK_THROWS_WITH(run_into(s, spec, dir, true), Catch::Contains("inconsistent"));
+    first["rounds"][0][2][1] = 1e300;
+    io::write_file_atomic(path.string(), state.dump());
+    CHECK_THROWS_WITH(run_into(s, spec, dir, true), Catch::Contains("not a whole number"));
+    io::write_file_atomic(path.string(), "{\"identity\": ");
+    CHECK_THROWS_WITH(run_into(s, spec, dir, true), Catch::Contains("corrupt campaign state") && Catch::Contains(path.string()));
+}
+
+TEST_CASE("BER curve: exact mixture of per-count means, tail bounded", "[fault][sweep]") {
+    // m_k = 90 - 10 k, no variance: the curve is exactly sum_k P(K = k) m_k plus the tail.
+    std::vector<std::vector<double>> acc;
+    for (int k = 0; k <= 4; ++k) acc.push_back({90.0 - 10 * k, 90.0 - 10 * k});
+    const std::uint64_t n = 1000;
+    const auto points = fault::ber_curve(acc, n, {1e-5, 1e-3, 1e-2}, 0.95);
+    for (const auto& p : points) {
+        double expect = 0;
+        for (int k = 0; k <= 4; ++k) expect += fault::binomial_pmf(n, k, p.rate) * (90 - 10 * k);
+        CHECK(p.tail == Approx(fault::binomial_sf(n, 4, p.rate)).epsilon(1e-9));
+        CHECK(p.mean == Approx(expect + p.tail * 50).epsilon(1e-9));
+        CHECK(p.low == Approx(std::clamp(expect, 0.0, 100.0)).epsilon(1e-9));
+        CHECK(p.high == Approx(std::min(100.0, expect + 100 * p.tail)).epsilon(1e-9));
+    }
+    CHECK(points[0].tail < 1e-11);  // lambda^5 / 5! = 8e-13
+    CHECK(points[2].tail > 0.9);  // lambda = 10 >> K_max: the band says the curve knows nothing there
+    const auto c = fault::parse_curve("1e-10:1e-5:31");
+    CHECK(c.rates().size() == 31);
+    CHECK(c.rates().front() == Approx(1e-10));
+    CHECK(c.rates()[6] == Approx(1e-9));  // six points a decade
+    CHECK(c.rates().back() == Approx(1e-5));
+    CHECK_THROWS_WITH(fault::parse_curve("1e-5:1e-10:3"), Catch::Contains("LO <= HI"));
+    CHECK_THROWS_WITH(fault::parse_curve("1e-10:1e-5"), Catch::Contains("LO:HI:N"));
+    CHECK_THROWS_WITH(fault::parse_curve("1e-10:1e-5:2.5"), Catch::Contains("whole number"));
+}
