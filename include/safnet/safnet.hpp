@@ -19,12 +19,20 @@
 #include <safnet/data/loader.hpp>
 #include <safnet/data/registry.hpp>
 
+#include <safnet/fault/ber_curve.hpp>
 #include <safnet/fault/bitflip.hpp>
+#include <safnet/fault/campaign.hpp>
+#include <safnet/fault/estimator.hpp>
 #include <safnet/fault/fault_model.hpp>
 #include <safnet/fault/philox.hpp>
+#include <safnet/fault/report.hpp>
+#include <safnet/fault/statistics.hpp>
+#include <safnet/fault/strata.hpp>
+#include <safnet/fault/sweep.hpp>
 
 #include <safnet/io/atomic_file.hpp>
 #include <safnet/io/checkpoint.hpp>
+#include <safnet/io/model_file.hpp>
 #include <safnet/io/safetensors.hpp>
 #include <safnet/nn/activation.hpp>
 #include <safnet/nn/batchnorm.hpp>

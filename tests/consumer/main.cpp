@@ -16,6 +16,9 @@ int main() {
     safnet::apply(safnet::Tanh{}, back, back);
     for (float v : back)
         if (!(v >= -1.0f && v <= 1.0f)) return 1;
+    // Zero failures in 100 rounds: the exact 95 % upper bound on the failure probability is 3.6 %.
+    const auto fail = safnet::fault::clopper_pearson(0, 100, 0.95);
+    if (!(fail.high > 0.036 && fail.high < 0.037)) return 1;
     std::printf("safnet %s consumer ok\n", safnet::version_string);
     return 0;
 }

@@ -179,7 +179,7 @@ inline Interval betting_interval(const std::vector<double>& x, double confidence
         const double t = static_cast<double>(i + 1);
         const double s2 = (0.25 + sq) / t;  // s2_{i}, from values before this one
         const double scale = time_uniform ? t * std::log1p(t) : static_cast<double>(n);
-        lambda[i] = std::min(std::sqrt(2 * std::log(2 / alpha) / (s2 * scale)), 1.0);
+        lambda[i] = std::sqrt(2 * std::log(2 / alpha) / (s2 * scale));
         sum += x[i];
         const double mu = (0.5 + sum) / (t + 1);
         sq += (x[i] - mu) * (x[i] - mu);
@@ -187,7 +187,7 @@ inline Interval betting_interval(const std::vector<double>& x, double confidence
     // log of K+(m) (non-increasing in m) and K-(m) (non-decreasing): each side by bisection.
     const auto log_capital = [&](double m, double sign) {
         const double cap = sign > 0 ? c / std::max(m, 1e-300) : c / std::max(1 - m, 1e-300);
-        // Factors lie in [1 - c, 1 + c / min(m, 1 - m)]: products of 16 stay far inside double's range.
+        // Factors lie in [1 - c, 1 + lambda]; lambda <= sqrt(8 log(2/a) / log 2) (s2 >= 1/(4t)): products of 16 stay far inside double range.
         double s = 0;
         for (std::size_t i = 0; i < n; i += 16) {
             double prod = 1;

@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Markdown tables from a safnet-campaign summary.csv (schema safnet-campaign/2).
+
+    campaign_table.py SUMMARY.csv                      print the table
+    campaign_table.py SUMMARY.csv --into FILE --block NAME
+                                                       replace the text between
+                                                       <!-- BEGIN NAME --> and <!-- END NAME --> in FILE
+    campaign_table.py SUMMARY.csv --into FILE --block NAME --check
+                                                       exit 1 if FILE's block differs (the test command runs this)
+
+One row per (model, dtype, protection) of the "ber" analysis; per BER the mean top-1 with its
+interval (the estimator's, see docs/statistics.md) and the failure probability P(fail) with its
+interval. Nothing is typed by hand: every figure comes from the CSV.
+"""
+import argparse
+import csv
+import sys
+
+
+def fmt_interval(row):
+    if row["ci_method"] == "none" or row["ci_low"] == "":
+        return f"{float(row['mean']):.2f} (no interval)"
+    return f"{float(row['mean']):.2f} [{float(row['ci_low']):.2f}, {float(row['ci_high']):.2f}]"
+
+
+def fmt_fail(row):
+    return f"{float(row['fail_prob']):.3f} [{float(row['fail_ci_low']):.3f}, {float(row['fail_ci_high']):.3f}]"
+
+
+def table(path):
+    with open(path, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["analysis"] == "ber"]
+    if not rows:
+        raise SystemExit(f"{path}: no 'ber' configurations")
+    rates = sorted({float(r["rate"]) for r in rows})
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["model"], r["saf"], r["dtype"], r["protect"]), {})[float(r["rate"])] = r
+    head = "| model (SAF) | dtype | protect | clean |" + "".join(f" BER {x:g}: mean [interval] | P(fail) |" for x in rates)
+    rule = "|---|---|---|---|" + "---|---|" * len(rates)
+    lines = [head, rule]
+    for (model, saf, dtype, protect), by_rate in groups.items():
+        clean = float(next(iter(by_rate.values()))["clean_top1"])
+        cells = []
+        for x in rates:
+            r = by_rate.get(x)
+            cells += [fmt_interval(r), fmt_fail(r)] if r else ["", ""]
+        lines.append(f"| {model} ({saf}) | {dtype} | {protect} | {clean:.2f} | " + " | ".join(cells) + " |")
+    first = rows[0]
+    lines.append("")
+    lines.append(f"Rounds per configuration: {', '.join(sorted({r['rounds'] for r in rows}, key=int))}; "
+                 f"estimators: {', '.join(sorted({r['estimator'] for r in rows}))}; intervals at confidence {float(first['confidence']):g}; "
+                 f"a round fails when its top-1 drops more than {float(first['fail_drop']):g} points below clean.")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("summary")
+    ap.add_argument("--into")
+    ap.add_argument("--block")
+    ap.add_argument("--check", action="store_true")
+    a = ap.parse_args()
+    text = table(a.summary)
+    if not a.into:
+        sys.stdout.write(text)
+        return 0
+    if not a.block:
+        raise SystemExit("--into needs --block")
+    begin, end = f"<!-- BEGIN {a.block} -->\n", f"<!-- END {a.block} -->"
+    with open(a.into) as f:
+        doc = f.read()
+    i, j = doc.find(begin), doc.find(end)
+    if i < 0 or j < i:
+        raise SystemExit(f"{a.into}: no block {a.block} (markers '{begin.strip()}' ... '{end}')")
+    new = doc[: i + len(begin)] + text + doc[j:]
+    if a.check:
+        if new != doc:
+            sys.stderr.write(f"{a.into}: block {a.block} differs from {a.summary}; run scripts/update_tables.sh\n")
+            return 1
+        print(f"{a.into}: block {a.block} matches {a.summary}")
+        return 0
+    with open(a.into + ".tmp", "w") as f:
+        f.write(new)
+    import os
+    os.replace(a.into + ".tmp", a.into)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
