@@ -263,6 +263,7 @@ TEST_CASE("the SAF registry rejects unknown names, listing the valid ones", "[sa
                           Catch::Contains("softsign") && Catch::Contains("modtanh") && Catch::Contains("none"));
     CHECK_THROWS_WITH(safnet::saf_from_name("scaledtanh(x,1)"), Catch::Contains("'x'"));
     CHECK_THROWS_AS(safnet::saf_from_name("scaledtanh(1)"), safnet::Error);
+    CHECK_THROWS_WITH(safnet::saf_from_name("hardtanh(-2)"), Catch::Contains("must be positive"));  // was silently hardtanh(2)
     CHECK_THROWS_AS(safnet::saf_from_name(""), safnet::Error);
 }
 

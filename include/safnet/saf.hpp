@@ -375,7 +375,10 @@ inline AnySaf saf_from_name(std::string_view name) {
         const std::string_view head = name.substr(0, open);
         const auto args = detail::parse_saf_args(name, name.substr(open + 1, name.size() - open - 2));
         if (head == "scaledtanh" && args.size() == 2) return ScaledTanh{args[0], args[1]};
-        if (head == "hardtanh" && args.size() == 1) return HardTanh{std::abs(args[0])};
+        if (head == "hardtanh" && args.size() == 1) {
+            if (!(args[0] > 0.0f)) throw Error("SAF '" + std::string(name) + "': the bound c of hardtanh(c) must be positive");
+            return HardTanh{args[0]};
+        }
     }
     detail::unknown_saf(name);
 }

@@ -1,6 +1,7 @@
 // safnet/safnet.hpp — the umbrella header: everything public in safnet.
 #pragma once
 
+#include <safnet/checked.hpp>
 #include <safnet/error.hpp>
 #include <safnet/version.hpp>
 

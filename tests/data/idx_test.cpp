@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <vector>
 
 namespace fs = std::filesystem;
@@ -78,4 +79,30 @@ TEST_CASE("malformed IDX files are rejected with the file named", "[data][idx]")
     auto corrupt = std::vector<unsigned char>{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3, 4, 5, 6};
     const auto cz = write_raw("corrupt.gz", corrupt).string();
     CHECK_THROWS_AS(read_idx(cz), safnet::Error);
+}
+
+TEST_CASE("IDX regressions: gzip trailing garbage, concatenated members, claims beyond the file", "[data][idx]") {
+    using safnet::data::read_idx;
+    const auto gz = write_gz("member", idx_bytes({2}, 2));
+    std::ifstream in(gz, std::ios::binary);
+    std::vector<unsigned char> member((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto garbage = member;
+    garbage.insert(garbage.end(), {'j', 'u', 'n', 'k'});
+    const auto gg = write_raw("garbage.gz", garbage).string();
+    CHECK_THROWS_WITH(read_idx(gg), Catch::Contains(gg) && Catch::Contains("4 trailing bytes after the gzip stream"));
+    // Two members holding the header and the payload separately are one valid stream (gzip's rule).
+    const auto head = write_gz("head", idx_bytes({3}, 0)), body = write_gz("body", std::vector<unsigned char>{7, 8, 9});
+    std::vector<unsigned char> both;
+    for (const auto& p : {head, body}) {
+        std::ifstream f(p, std::ios::binary);
+        both.insert(both.end(), std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+    }
+    const auto idx = read_idx(write_raw("both.gz", both).string());
+    CHECK(idx.bytes == std::vector<std::uint8_t>{7, 8, 9});
+    // A 12-byte header claiming 2 GiB (raw and gzip): truncated, said at once.
+    const auto claim = idx_bytes({2048, 1024, 1024}, 0);
+    CHECK_THROWS_WITH(read_idx(write_raw("claim", claim).string()), Catch::Contains("truncated: 0 of 2147483648"));
+    CHECK_THROWS_WITH(read_idx(write_gz("claim", claim).string()), Catch::Contains("truncated: 0 of 2147483648"));
+    // A claim beyond the 16 GiB limit names the limit.
+    CHECK_THROWS_WITH(read_idx(write_raw("huge", idx_bytes({65536, 65536, 65536}, 0)).string()), Catch::Contains("exceeds the limit of 17179869184"));
 }

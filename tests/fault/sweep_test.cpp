@@ -94,6 +94,11 @@ TEST_CASE("sweep state: resuming needs the same options; corrupt states are name
     fault::SweepSpec other = spec;
     other.seed = 7;
     CHECK_THROWS_WITH(run_into(s, other, dir, true), Catch::Contains("'seed' was 1, now 7"));
+    {  // the same path retrained: other weights, so the saved rounds are stale
+        Study retrained;
+        retrained.net.initialize(4);
+        CHECK_THROWS_WITH(run_into(retrained, spec, dir, true), Catch::Contains("'models' was") && Catch::Contains("digest"));
+    }
     const auto path = dir / "campaign-state.json";
     auto state = nlohmann::json::parse(read(path));
     auto& first = *state["done"].begin();

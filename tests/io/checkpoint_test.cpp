@@ -101,5 +101,28 @@ TEST_CASE("loading a checkpoint into the wrong model names the offending tensor"
     io::save_model(m20, p20, {{"saf", "tanhh"}});
     CHECK_THROWS_WITH(io::resnet_options(io::Safetensors::read_file(p20)), Catch::Contains("metadata saf") && Catch::Contains("tanhh"));
     io::save_model(m20, p20, {{"num_classes", "ten"}});
-    CHECK_THROWS_WITH(io::resnet_options(io::Safetensors::read_file(p20)), Catch::Contains("'num_classes' = 'ten'"));
+    CHECK_THROWS_WITH(io::resnet_options(io::Safetensors::read_file(p20)), Catch::Contains("metadata 'num_classes': 'ten'"));
+}
+
+TEST_CASE("hostile checkpoint metadata is refused before a model is built", "[io][checkpoint]") {
+    TempDir dir("ckpt_hostile");
+    nn::ResNet<float> m({"resnet20", 3, 10, nn::Shortcut::A, Identity{}});
+    const std::string p = dir.file("m.safetensors");
+    const auto options_with = [&](const std::string& key, const std::string& value) {
+        io::save_model(m, p, {{key, value}});
+        return io::resnet_options(io::Safetensors::read_file(p));
+    };
+    // "-1" once became 2^64 - 1 and overwrote the heap; the rest are the parser's loose ends.
+    for (const char* bad : {"-1", " 10", "+10", "10 ", "0x10", "", "99999999999999999999"})
+        CHECK_THROWS_WITH(options_with("num_classes", bad), Catch::Contains(p) && Catch::Contains("is not a whole number"));
+    CHECK_THROWS_WITH(options_with("in_channels", "-1"), Catch::Contains("'in_channels'"));
+    CHECK_THROWS_WITH(options_with("num_classes", "0"), Catch::Contains("must be positive"));
+    // A claim the tensors do not back (57.6 GB of conv1 weights) disagrees with conv1.weight.
+    CHECK_THROWS_WITH(options_with("in_channels", "100000000"), Catch::Contains("disagrees with conv1.weight (3)"));
+    CHECK_THROWS_WITH(options_with("num_classes", "100"), Catch::Contains("disagrees with fc.weight (10)"));
+    CHECK(options_with("num_classes", "10").num_classes == 10);
+    // Normalization statistics must be finite numbers.
+    for (const char* bad : {"nan", "inf", "0.5,nan", "1e39", "0.5x"})
+        CHECK_THROWS_WITH(io::split_floats(bad, "m: norm_mean"), Catch::Contains("m: norm_mean"));
+    CHECK(io::split_floats("0.25,-1e-3", "m") == std::vector<float>{0.25f, -1e-3f});
 }

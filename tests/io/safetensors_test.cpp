@@ -101,7 +101,7 @@ TEST_CASE("malformed and hostile safetensors files are rejected with a clear err
     fails(file_with_header(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", 8), "begin 8 > end 0");
     fails(file_with_header(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,16]}})", 8), "outside");
     fails(file_with_header(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8), "needs 12 bytes");
-    fails(file_with_header(R"({"w":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,8]}})", 8), "overflows");
+    fails(file_with_header(R"({"w":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,8]}})", 8), "exceeds the limit");
     fails(file_with_header(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12),
           "overlaps");
     fails(file_with_header(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8), "belong to no tensor");
@@ -109,6 +109,22 @@ TEST_CASE("malformed and hostile safetensors files are rejected with a clear err
     fails(file_with_header(R"({"__metadata__":{"epoch":3},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 8), "not a string");
     fails(file_with_header(R"({"__metadata__":[1]})", 0), "not an object");
     fails(file_with_header(R"({"w":7})", 0), "exactly");
+    // Regressions found by fuzzing: a wrapping byte count, a zero hiding a huge dimension,
+    // duplicate and empty names, oversized arrays.
+    fails(file_with_header(R"({"w":{"dtype":"F64","shape":[2305843009213693953],"data_offsets":[0,8]}})", 8), "exceeds the limit");
+    fails(file_with_header(R"({"w":{"dtype":"F32","shape":[0,18446744073709551615,3,3],"data_offsets":[0,0]}})", 0), "exceeds the limit");
+    fails(file_with_header(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8),
+          "key 'w' appears twice");
+    fails(file_with_header(R"({"w":{"dtype":"F32","dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 8), "appears twice");
+    fails(file_with_header(R"({"__metadata__":{"a":"1","a":"2"}})", 0), "appears twice");
+    fails(file_with_header(R"({"":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 8), "empty name");
+    fails(file_with_header(R"({"w":{"dtype":"F32","shape":[1,1,1,1,1,1,1,1,1],"data_offsets":[0,4]}})", 4), "longer than 8");
+    {  // a header of 8 MB of array elements fails at the 9th, before building a large DOM
+        std::string flat = "{\"w\":{\"dtype\":\"F32\",\"shape\":[";
+        for (int i = 0; i < 4'000'000; ++i) flat += "0,";
+        flat += "0],\"data_offsets\":[0,0]}}";
+        fails(file_with_header(flat, 0), "longer than 8");
+    }
     // Deep nesting must not overflow the stack: it is either rejected as JSON or as an entry.
     std::string deep = "{\"w\":" + std::string(200000, '[') + std::string(200000, ']') + "}";
     CHECK_THROWS_AS(parse_header(deep, 0), safnet::Error);
@@ -122,6 +138,19 @@ TEST_CASE("malformed and hostile safetensors files are rejected with a clear err
         CHECK_THROWS_AS(Safetensors::parse(part, "cut.safetensors"), safnet::Error);
     }
     CHECK_THROWS_WITH(Safetensors::read_file("/nonexistent/m.safetensors"), Catch::Contains("/nonexistent/m.safetensors"));
+}
+
+TEST_CASE("an empty writer's file reads back, and integer tensors read as int64", "[io][safetensors]") {
+    const std::string empty = SafetensorsWriter{}.serialize();
+    const auto f = Safetensors::parse(std::vector<std::uint8_t>(empty.begin(), empty.end()), "empty.safetensors");
+    CHECK(f.tensors().empty());
+    SafetensorsWriter w;
+    const std::int64_t n[2] = {-3, 7};
+    w.add("n", std::span<const std::int64_t>(n, 2), {2});
+    const std::string bytes = w.serialize();
+    const auto g = Safetensors::parse(std::vector<std::uint8_t>(bytes.begin(), bytes.end()), "n.safetensors");
+    CHECK(g.read_integers("n") == std::vector<std::int64_t>{-3, 7});
+    CHECK_THROWS_WITH(g.read_floats("n", std::span<float>()), Catch::Contains("'n'"));
 }
 
 TEST_CASE("atomic writes report the path and leave no partial file", "[io][safetensors]") {

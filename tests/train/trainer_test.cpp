@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -177,4 +178,31 @@ TEST_CASE("fine-tuning into a SAF starts at the pretrained function", "[train][f
     nn::ResNet<float> m({"resnet20", 1, 4, nn::Shortcut::A, Tanh{}});
     CHECK(train::load_pretrained(m, io::Safetensors::read_file(path)).clipped == 1);
     CHECK(m.parameters().front().saf->effective()[0] == Approx(0.999).epsilon(1e-6));
+}
+
+TEST_CASE("a corrupt training history is an error naming the file and line", "[train][resume]") {
+    const std::string header = "epoch,lr,train_loss,train_accuracy,test_accuracy,seconds,images_per_second,loader_wait_seconds\n";
+    const std::string ok = header + "1,0.1,2.5,30,40,1.5,100,0\n2,0.05,nan,31,41,1.5,100,0\n";
+    CHECK(train::parse_history_csv(ok, "h.csv").size() == 2);
+    CHECK(std::isnan(train::parse_history_csv(ok, "h.csv")[1].train_loss));
+    const auto fails = [&](const std::string& line, const std::string& what) {
+        CHECK_THROWS_WITH(train::parse_history_csv(header + line, "h.csv"), Catch::Contains("h.csv") && Catch::Contains(what));
+    };
+    fails("-1,0.1,2.5,30,40,1.5,100,0\n", "is not a whole number");  // once 2^64 - 1
+    fails("2,0.1,2.5,30,40,1.5,100,0\n", "epoch 2 where epoch 1");
+    fails("1,0.1,2.5,30,40,1.5,100\n", "8 fields");
+    fails("1,0.1,2.5x,30,40,1.5,100,0\n", "'2.5x' is not a number");
+}
+
+TEST_CASE("evaluate rejects a label outside the model's classes", "[train]") {
+    nn::ResNet<float> m({"resnet20", 1, 10, nn::Shortcut::A, Identity{}});
+    m.initialize(1);
+    train::PreparedSet set;
+    set.images.resize(nn::Shape{2, 1, 8, 8}, 0.5f);
+    set.labels = {3, 10};
+    CHECK_THROWS_WITH(train::evaluate(m, set), Catch::Contains("label 10") && Catch::Contains("10 classes"));
+    set.labels = {3, -1};
+    CHECK_THROWS_WITH(train::evaluate(m, set), Catch::Contains("label -1"));
+    set.labels = {3, 9};
+    CHECK(train::evaluate(m, set).images == 2);
 }

@@ -43,6 +43,8 @@ struct Normalization {
                         std::to_string(std.size()) + " stds for " + std::to_string(channels) + " channels");
         for (float s : std)
             if (!(s > 0.0f) || !std::isfinite(s)) throw Error(what + ": normalization std must be positive and finite");
+        for (float m : mean)
+            if (!std::isfinite(m)) throw Error(what + ": normalization mean must be finite");
     }
     /// Per-channel (scale, shift) so that x = pixel * scale + shift.
     void affine(std::size_t c, float& scale, float& shift) const noexcept {

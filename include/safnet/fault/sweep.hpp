@@ -198,10 +198,25 @@ inline nlohmann::json result_json(const CampaignResult& r) {
     return {{"clean", eval_json(r.clean)}, {"rounds", rounds}, {"stored_bits", r.stored_bits}, {"tensors", r.tensors}, {"values", r.values}};
 }
 
-/// The identity of a sweep for resuming: every option that changes its results.
+/// FNV-1a digest of a model's parameter values and buffers (BN statistics), in order: what the
+/// resume state compares, so a checkpoint retrained under the same path is not mixed with stale rounds.
+inline std::string model_digest(nn::ResNet<float>& net) {
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    const auto add = [&](const nn::Tensor<float>& t) {
+        const auto* bytes = reinterpret_cast<const unsigned char*>(t.data());
+        for (std::size_t i = 0; i < t.size() * sizeof(float); ++i) h = (h ^ bytes[i]) * 0x100000001b3ull;
+    };
+    net.for_each_parameter([&](const nn::Parameter<float>& p) { add(*p.value); });
+    net.for_each_buffer([&](const std::string&, const nn::Tensor<float>& t) { add(t); });
+    char b[20];
+    std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(h));
+    return b;
+}
+
+/// The identity of a sweep for resuming: every option that changes its results, and the models' contents.
 inline nlohmann::json sweep_identity(const SweepSpec& s, const std::vector<SweepModel>& models, const std::string& dataset, std::size_t test_images) {
     nlohmann::json paths = nlohmann::json::array();
-    for (const auto& m : models) paths.push_back(m.path + " (" + m.saf + ")");
+    for (const auto& m : models) paths.push_back(m.path + " (" + m.saf + ", digest " + model_digest(*m.net) + ")");
     nlohmann::ordered_json j = {{"safnet_version", version_string}, {"models", paths}, {"dataset", dataset}, {"test_images", test_images},
                                 {"dtypes", s.dtypes}, {"bers", s.bers}, {"fault", fault_kind_name(s.kind)}, {"bits", hex_mask(s.bit_mask)},
                                 {"flips", s.flips}, {"protect", s.protect}, {"weights", s.selection.weights}, {"biases", s.selection.biases},
@@ -248,6 +263,7 @@ public:
         return it == done_.end() ? nullptr : &it->second;
     }
     std::size_t size() const noexcept { return done_.size(); }
+    const std::filesystem::path& path() const noexcept { return path_; }
 
     /// Records a finished configuration and writes the whole state atomically.
     void put(const std::string& key, nlohmann::json result) {
@@ -299,7 +315,7 @@ inline void run_sweep(std::vector<Configuration>& configs, std::vector<SweepMode
             try {
                 resumed = rounds_from_json(*saved, m.test->size());
             } catch (const std::exception& e) {
-                throw Error("campaign state, configuration " + c.key() + ": " + e.what());
+                throw Error(state.path().string() + ": corrupt campaign state, configuration " + c.key() + ": " + e.what() + "; delete it to start over");
             }
         }
         c.result = run_campaign(*m.net, *m.test, c.spec, [&](const RoundResult& r) {

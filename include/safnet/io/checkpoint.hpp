@@ -16,10 +16,13 @@
 // architecture from tensor shapes (see docs in README, "Importing a PyTorch model").
 #pragma once
 
+#include <safnet/checked.hpp>
 #include <safnet/io/safetensors.hpp>
 #include <safnet/nn/resnet.hpp>
 #include <safnet/version.hpp>
 
+#include <cmath>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
@@ -42,17 +45,13 @@ inline bool ends_with(const std::string& s, const std::string& suffix) {
     return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-inline std::vector<std::size_t> parse_size(const Metadata& m, const std::string& key, const std::string& source) {
+/// A positive whole-number metadata value (strict: digits only, at most `max`), if present.
+inline std::vector<std::size_t> parse_size(const Metadata& m, const std::string& key, const std::string& source, std::size_t max) {
     const auto it = m.find(key);
     if (it == m.end()) return {};
-    try {
-        std::size_t used = 0;
-        const unsigned long v = std::stoul(it->second, &used);
-        if (used != it->second.size() || v == 0) throw std::invalid_argument(key);
-        return {static_cast<std::size_t>(v)};
-    } catch (const std::exception&) {
-        throw Error(source + ": metadata '" + key + "' = '" + it->second + "' is not a positive integer");
-    }
+    const auto v = parse_unsigned(it->second, max, source + ": metadata '" + key + "'");
+    if (v == 0) throw Error(source + ": metadata '" + key + "' = '0' must be positive");
+    return {static_cast<std::size_t>(v)};
 }
 
 }  // namespace detail
@@ -122,6 +121,9 @@ inline nn::ResNetOptions resnet_options(const Safetensors& file) {
     const TensorInfo& stem = file.info("conv1.weight");
     const TensorInfo& fc = file.info("fc.weight");
     if (stem.shape.size() != 4 || fc.shape.size() != 2) throw Error(file.source() + ": conv1.weight / fc.weight have unexpected ranks");
+    for (const auto* t : {&stem, &fc})
+        for (const auto d : t->shape)
+            if (d == 0) throw Error(file.source() + ": " + (t == &stem ? "conv1.weight" : "fc.weight") + " has an empty dimension " + t->shape_str());
     o.in_channels = stem.shape[1];
     o.num_classes = fc.shape[0];
     std::size_t blocks = 0;
@@ -145,8 +147,16 @@ inline nn::ResNetOptions resnet_options(const Safetensors& file) {
             throw Error(file.source() + ": metadata saf: " + e.what());
         }
     }
-    for (auto v : detail::parse_size(m, "in_channels", file.source())) o.in_channels = v;
-    for (auto v : detail::parse_size(m, "num_classes", file.source())) o.num_classes = v;
+    // The metadata must agree with the tensors: those are backed by the file's bytes, so a
+    // model built from these options never asks for more memory than the file justifies.
+    const auto agree = [&](const char* key, std::size_t from_tensor, const char* tensor) {
+        for (auto v : detail::parse_size(m, key, file.source(), std::numeric_limits<std::uint32_t>::max()))
+            if (v != from_tensor)
+                throw Error(file.source() + ": metadata '" + key + "' = " + std::to_string(v) + " disagrees with " + tensor + " (" +
+                            std::to_string(from_tensor) + ")");
+    };
+    agree("in_channels", o.in_channels, "conv1.weight");
+    agree("num_classes", o.num_classes, "fc.weight");
     return o;
 }
 
@@ -171,11 +181,11 @@ inline std::vector<float> split_floats(const std::string& text, const std::strin
     std::stringstream s(text);
     for (std::string item; std::getline(s, item, ',');) {
         try {
-            std::size_t used = 0;
-            v.push_back(std::stof(item, &used));
-            if (used != item.size()) throw std::invalid_argument(item);
-        } catch (const std::exception&) {
-            throw Error(what + ": '" + text + "' is not a comma-separated list of numbers");
+            const double x = parse_finite(item, what);
+            if (std::abs(x) > std::numeric_limits<float>::max()) throw Error(what);
+            v.push_back(static_cast<float>(x));
+        } catch (const Error&) {
+            throw Error(what + ": '" + text + "' is not a comma-separated list of finite numbers");
         }
     }
     return v;

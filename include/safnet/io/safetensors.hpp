@@ -7,8 +7,11 @@
 // Reading treats the file as hostile. Every check below fails with a safnet::Error that names
 // the file and what is wrong, before any tensor byte is touched:
 //   header length >= 2, <= 100 MiB, within the file; the header is a JSON object (starts
-//   with '{', parses); each entry has exactly dtype/shape/data_offsets of the right JSON types;
-//   the dtype is known; element count * dtype size (overflow-checked) equals e - b; b <= e;
+//   with '{', parses) nested at most 3 deep, with no array longer than 8 and no key twice in
+//   one object (so parsing costs a small multiple of the header's size, and no entry is
+//   silently replaced by a later one); tensor names are not empty; each entry has exactly
+//   dtype/shape/data_offsets of the right JSON types; the dtype is known; element count *
+//   dtype size (checked_product: no wrap-around, <= max_tensor_bytes) equals e - b; b <= e;
 //   the entries, sorted by offset, tile the buffer exactly: no overlap, no hole, nothing
 //   after the last tensor (the reference implementation's rule); metadata values are strings.
 // Writing: tensors sorted by name, header padded with spaces to a multiple of 8 (so data
@@ -17,6 +20,7 @@
 
 #include <safnet/codec/bfloat16.hpp>
 #include <safnet/codec/float16.hpp>
+#include <safnet/checked.hpp>
 #include <safnet/error.hpp>
 #include <safnet/io/atomic_file.hpp>
 
@@ -28,7 +32,9 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -76,7 +82,7 @@ struct TensorInfo {
     Dtype dtype = Dtype::F32;
     std::vector<std::size_t> shape;
     std::size_t begin = 0, end = 0;  // byte range within the data buffer
-    std::size_t elements() const noexcept {
+    std::size_t elements() const noexcept {  // bounded: parsing checked the product
         std::size_t n = 1;
         for (auto d : shape) n *= d;
         return n;
@@ -187,7 +193,7 @@ private:
         if (h[0] != '{') fail("header does not start with '{'");
         nlohmann::json j;
         try {
-            j = nlohmann::json::parse(h, h + n);
+            j = nlohmann::json::parse(h, h + n, header_shape_check());
         } catch (const nlohmann::json::exception& e) {
             fail(std::string("header is not valid JSON (") + e.what() + ")");
         }
@@ -197,9 +203,43 @@ private:
                 read_metadata(it.value());
                 continue;
             }
+            if (it.key().empty()) fail("a tensor has an empty name");
             tensors_.emplace(it.key(), read_entry(it.key(), it.value()));
         }
         check_tiling();
+    }
+
+    // Rejects, while parsing, what no valid header has: nesting deeper than root -> entry ->
+    // shape, arrays longer than 8, a key twice in one object (nlohmann keeps the last).
+    nlohmann::json::parser_callback_t header_shape_check() const {
+        struct Container {
+            bool array;
+            std::size_t items = 0;
+            std::set<std::string> keys;
+        };
+        auto open = std::make_shared<std::vector<Container>>();
+        return [this, open](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+            using E = nlohmann::json::parse_event_t;
+            const auto count_item = [&] {
+                if (!open->empty() && open->back().array && ++open->back().items > 8) fail("header holds an array longer than 8");
+            };
+            switch (event) {
+                case E::object_start:
+                case E::array_start:
+                    if (depth >= 3) fail("header is nested deeper than tensor entries and their shapes");
+                    count_item();
+                    open->push_back(Container{event == E::array_start, 0, {}});
+                    break;
+                case E::object_end:
+                case E::array_end: open->pop_back(); break;
+                case E::key:
+                    if (!open->back().keys.insert(parsed.get<std::string>()).second)
+                        fail("key '" + parsed.get<std::string>() + "' appears twice in one object");
+                    break;
+                case E::value: count_item(); break;
+            }
+            return true;
+        };
     }
 
     void read_metadata(const nlohmann::json& m) {
@@ -220,13 +260,15 @@ private:
         if (!d) fail(where + "unknown dtype '" + e["dtype"].get<std::string>() + "'");
         t.dtype = *d;
         if (!e["shape"].is_array() || e["shape"].size() > 8) fail(where + "shape must be an array of at most 8 dimensions");
-        std::size_t count = 1;
         for (const auto& v : e["shape"]) {
             if (!v.is_number_unsigned()) fail(where + "shape holds a value that is not a non-negative integer");
-            const auto dim = v.get<std::uint64_t>();
-            if (dim != 0 && count > (std::uint64_t{1} << 62) / dim) fail(where + "shape overflows");
-            count *= static_cast<std::size_t>(dim);
-            t.shape.push_back(static_cast<std::size_t>(dim));
+            t.shape.push_back(static_cast<std::size_t>(v.get<std::uint64_t>()));
+        }
+        std::size_t bytes = 0;
+        try {
+            bytes = checked_mul(checked_product(t.shape, max_tensor_bytes, "element count"), dtype_size(t.dtype), "byte size", max_tensor_bytes);
+        } catch (const Error& err) {
+            fail(where + "shape " + t.shape_str() + " of " + dtype_name(t.dtype) + ": " + err.what());
         }
         const auto& off = e["data_offsets"];
         if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
@@ -236,8 +278,8 @@ private:
         const std::size_t buffer = bytes_.size() - data_start_;
         if (en > buffer)
             fail(where + "data_offsets end " + std::to_string(en) + " lies outside the " + std::to_string(buffer) + "-byte data buffer");
-        if (en - b != count * dtype_size(t.dtype))
-            fail(where + "shape " + t.shape_str() + " of " + dtype_name(t.dtype) + " needs " + std::to_string(count * dtype_size(t.dtype)) +
+        if (en - b != bytes)
+            fail(where + "shape " + t.shape_str() + " of " + dtype_name(t.dtype) + " needs " + std::to_string(bytes) +
                  " bytes but data_offsets span " + std::to_string(en - b));
         t.begin = static_cast<std::size_t>(b);
         t.end = static_cast<std::size_t>(en);
@@ -291,7 +333,7 @@ public:
     void set_metadata(const std::string& key, const std::string& value) { metadata_[key] = value; }
 
     std::string serialize() const {
-        nlohmann::ordered_json h;
+        nlohmann::ordered_json h = nlohmann::ordered_json::object();  // "{}" when empty, not "null"
         if (!metadata_.empty()) h["__metadata__"] = metadata_;
         std::size_t offset = 0;
         for (const auto& [name, e] : entries_) {

@@ -3,9 +3,13 @@
 // Value semantics (copies are deep). resize() keeps the buffer when the new size fits the
 // capacity, so a workspace resized to the same or a smaller shape every step never
 // allocates again. matrix(rows, cols) is an Eigen::Map over the buffer (row-major), for GEMM.
-// Element access is unchecked; shape errors are caught where shapes are set (safnet::Error).
+// Element access is unchecked; shape errors are caught where shapes are set (safnet::Error):
+// a Shape's element count is checked when it is built (at most max_tensor_bytes elements, no
+// wrap-around), a Tensor's byte size when it allocates. The empty Shape (rank 0) has no
+// elements. A moved-from Tensor is empty (size and capacity 0), so reusing it reallocates.
 #pragma once
 
+#include <safnet/checked.hpp>
 #include <safnet/error.hpp>
 
 #include <Eigen/Core>
@@ -22,6 +26,7 @@
 #endif
 #include <span>
 #include <string>
+#include <utility>
 
 namespace safnet::nn {
 
@@ -57,14 +62,19 @@ public:
         if (dims.size() > 4) throw Error("tensor shape: rank " + std::to_string(dims.size()) + " > 4");
         rank_ = dims.size();
         std::copy(dims.begin(), dims.end(), dims_.begin());
+        std::size_t nonzero = 1;  // as checked_product, without building its message unless it fails
+        bool zero = false;
+        for (std::size_t i = 0; i < rank_; ++i) {
+            zero = zero || dims_[i] == 0;
+            if (dims_[i] != 0 && nonzero > max_tensor_bytes / dims_[i])
+                checked_product(std::span<const std::size_t>(dims_.data(), rank_), max_tensor_bytes, "tensor shape " + str());  // throws
+            if (dims_[i] != 0) nonzero *= dims_[i];
+        }
+        elements_ = zero ? 0 : nonzero;
     }
     std::size_t rank() const noexcept { return rank_; }
     std::size_t operator[](std::size_t i) const noexcept { return dims_[i]; }
-    std::size_t elements() const noexcept {
-        std::size_t n = 1;
-        for (std::size_t i = 0; i < rank_; ++i) n *= dims_[i];
-        return n;
-    }
+    std::size_t elements() const noexcept { return elements_; }
     friend bool operator==(const Shape& a, const Shape& b) noexcept {
         return a.rank_ == b.rank_ && std::equal(a.dims_.begin(), a.dims_.begin() + a.rank_, b.dims_.begin());
     }
@@ -77,6 +87,7 @@ public:
 private:
     std::array<std::size_t, 4> dims_{};
     std::size_t rank_ = 0;
+    std::size_t elements_ = 0;
 };
 
 template <std::floating_point T>
@@ -97,15 +108,26 @@ public:
         }
         return *this;
     }
-    Tensor(Tensor&&) noexcept = default;
-    Tensor& operator=(Tensor&&) noexcept = default;
+    Tensor(Tensor&& o) noexcept { swap(o); }
+    Tensor& operator=(Tensor&& o) noexcept {
+        Tensor(std::move(o)).swap(*this);
+        return *this;
+    }
+    void swap(Tensor& o) noexcept {
+        std::swap(buffer_, o.buffer_);
+        std::swap(shape_, o.shape_);
+        std::swap(size_, o.size_);
+        std::swap(capacity_, o.capacity_);
+    }
 
     /// Sets the shape; reallocates only when the capacity is too small. New contents are
     /// `fill` when given, else unspecified (kept from before where the buffer is reused).
     void resize(Shape shape) {
         const std::size_t n = shape.elements();
         if (n > capacity_) {
-            const std::size_t bytes = n * sizeof(T), align = detail::alignment_for(bytes);
+            if (n > max_tensor_bytes / sizeof(T)) checked_mul(n, sizeof(T), "tensor " + shape.str() + " in bytes", max_tensor_bytes);  // throws
+            const std::size_t bytes = n * sizeof(T);
+            const std::size_t align = detail::alignment_for(bytes);
             buffer_ = std::unique_ptr<T[], AlignedDelete>(static_cast<T*>(::operator new[](bytes, std::align_val_t{align})),
                                                           AlignedDelete{align});
             detail::advise_huge_pages(buffer_.get(), bytes);

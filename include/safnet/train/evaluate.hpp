@@ -52,6 +52,8 @@ void score(const nn::Tensor<T>& logits, std::span<const std::int32_t> labels, Ev
     for (std::size_t i = 0; i < n; ++i) {
         const T* z = logits.data() + i * k;
         bool nan = false, inf = false;
+        if (labels[i] < 0 || static_cast<std::size_t>(labels[i]) >= k)
+            throw Error("evaluate: label " + std::to_string(labels[i]) + " is outside the model's " + std::to_string(k) + " classes");
         const auto label = static_cast<std::size_t>(labels[i]);
         std::size_t rank = 0;
         for (std::size_t j = 0; j < k; ++j) {

@@ -21,6 +21,7 @@
 // a kill between the two leaves the model one epoch behind, never inconsistent.
 #pragma once
 
+#include <safnet/checked.hpp>
 #include <safnet/data/loader.hpp>
 #include <safnet/io/checkpoint.hpp>
 #include <safnet/nn/loss.hpp>
@@ -28,6 +29,7 @@
 #include <safnet/nn/schedule.hpp>
 #include <safnet/train/evaluate.hpp>
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <functional>
@@ -82,6 +84,7 @@ inline std::string history_csv(const std::vector<EpochRecord>& h) {
     return s;
 }
 
+/// Reads history_csv() output back, strictly: 8 fields per line, epochs 1, 2, 3, ... in order.
 inline std::vector<EpochRecord> parse_history_csv(const std::string& text, const std::string& source) {
     std::vector<EpochRecord> h;
     std::istringstream in(text);
@@ -89,10 +92,20 @@ inline std::vector<EpochRecord> parse_history_csv(const std::string& text, const
     std::getline(in, line);  // header
     while (std::getline(in, line)) {
         if (line.empty()) continue;
+        std::vector<std::string> f;
+        std::stringstream fields(line);
+        for (std::string x; std::getline(fields, x, ',');) f.push_back(x);
+        if (f.size() != 8) throw Error(source + ": corrupt training history line '" + line + "' (expected 8 fields)");
+        const std::string what = source + ": training history line '" + line + "'";
         EpochRecord r;
-        if (std::sscanf(line.c_str(), "%zu,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &r.epoch, &r.lr, &r.train_loss, &r.train_accuracy,
-                        &r.test_accuracy, &r.seconds, &r.images_per_second, &r.loader_wait_seconds) != 8)
-            throw Error(source + ": corrupt training history line '" + line + "'");
+        r.epoch = parse_unsigned(f[0], std::numeric_limits<std::uint32_t>::max(), what + ", epoch");
+        if (r.epoch != h.size() + 1)
+            throw Error(what + ": epoch " + std::to_string(r.epoch) + " where epoch " + std::to_string(h.size() + 1) + " was expected");
+        double* const values[] = {&r.lr, &r.train_loss, &r.train_accuracy, &r.test_accuracy, &r.seconds, &r.images_per_second, &r.loader_wait_seconds};
+        for (std::size_t i = 0; i < 7; ++i) {  // nan is legal here: a diverged epoch's loss
+            const auto [end, ec] = std::from_chars(f[i + 1].data(), f[i + 1].data() + f[i + 1].size(), *values[i]);
+            if (f[i + 1].empty() || ec != std::errc() || end != f[i + 1].data() + f[i + 1].size()) throw Error(what + ": '" + f[i + 1] + "' is not a number");
+        }
         h.push_back(r);
     }
     return h;
