@@ -6,6 +6,7 @@ set -euo pipefail
 
 packages=(
     cmake g++ make            # toolchain
+    clang libclang-rt-14-dev  # libFuzzer harnesses (tests/fuzz)
     libeigen3-dev             # GEMM for the CNN core
     libxsimd-dev xtl-dev      # SIMD (Debian's xsimd CMake target needs xtl)
     catch2                    # tests (Catch2 2.13)

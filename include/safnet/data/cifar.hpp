@@ -39,10 +39,10 @@ inline std::vector<std::uint8_t> read_binary_file(const std::string& path) {
 
 /// Appends the records of one CIFAR file: `label_bytes` leading bytes, of which the one at
 /// `label_index` is kept and must be < classes.
-inline void append_cifar_file(Dataset& ds, const std::string& path, std::size_t label_bytes, std::size_t label_index) {
+inline void append_cifar_bytes(Dataset& ds, const std::vector<std::uint8_t>& bytes, const std::string& path, std::size_t label_bytes,
+                               std::size_t label_index) {
     constexpr std::size_t image_bytes = 3 * 32 * 32;
     const std::size_t record = label_bytes + image_bytes;
-    const auto bytes = read_binary_file(path);
     if (bytes.empty() || bytes.size() % record != 0)
         throw Error(path + ": size " + std::to_string(bytes.size()) + " bytes is not a positive multiple of the " +
                     std::to_string(record) + "-byte CIFAR record (truncated or not a CIFAR binary file)");
@@ -58,6 +58,10 @@ inline void append_cifar_file(Dataset& ds, const std::string& path, std::size_t 
         ds.labels[old + i] = r[label_index];
         std::copy(r + label_bytes, r + record, ds.pixels.data() + (old + i) * image_bytes);
     }
+}
+
+inline void append_cifar_file(Dataset& ds, const std::string& path, std::size_t label_bytes, std::size_t label_index) {
+    append_cifar_bytes(ds, read_binary_file(path), path, label_bytes, label_index);
 }
 
 inline Dataset empty_cifar(std::string name, std::size_t classes) {

@@ -92,9 +92,9 @@ inline std::vector<std::uint8_t> gunzip(const std::vector<std::uint8_t>& in, std
 
 }  // namespace detail
 
-/// One IDX file, raw or gzip-compressed; the payload must be exactly what the header declares.
-inline IdxFile read_idx(const std::string& path) {
-    std::vector<std::uint8_t> raw = detail::read_file_bytes(path, "IDX file");
+/// The bytes of one IDX file, raw or gzip-compressed; `path` names it in errors. The payload
+/// must be exactly what the header declares.
+inline IdxFile parse_idx(std::vector<std::uint8_t> raw, const std::string& path) {
     std::vector<std::uint8_t> data = raw.size() >= 2 && raw[0] == 0x1f && raw[1] == 0x8b
                                          ? detail::gunzip(raw, max_idx_bytes + 4 + 4 * 4, path)
                                          : std::move(raw);
@@ -121,6 +121,8 @@ inline IdxFile read_idx(const std::string& path) {
     idx.bytes = std::move(data);
     return idx;
 }
+
+inline IdxFile read_idx(const std::string& path) { return parse_idx(detail::read_file_bytes(path, "IDX file"), path); }
 
 inline Dataset load_idx_dataset(const std::string& images_path, const std::string& labels_path, std::size_t classes = 10) {
     IdxFile im = read_idx(images_path);

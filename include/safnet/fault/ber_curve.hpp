@@ -14,6 +14,7 @@
 // parse_curve("1e-10:1e-5:31") gives 31 log-spaced rates from 1e-10 to 1e-5.
 #pragma once
 
+#include <safnet/checked.hpp>
 #include <safnet/error.hpp>
 #include <safnet/fault/statistics.hpp>
 
@@ -45,10 +46,11 @@ inline CurveSpec parse_curve(const std::string& text) {
     const auto c1 = text.find(':'), c2 = c1 == std::string::npos ? c1 : text.find(':', c1 + 1);
     if (c2 == std::string::npos) throw bad("is not of the form LO:HI:N");
     const auto number = [&](const std::string& s) {
-        char* end = nullptr;
-        const double v = std::strtod(s.c_str(), &end);
-        if (s.empty() || *end != '\0' || !std::isfinite(v)) throw bad("has a bad number '" + s + "'");
-        return v;
+        try {
+            return parse_finite(s, "--ber-curve");
+        } catch (const Error&) {
+            throw bad("has a bad number '" + s + "'");
+        }
     };
     CurveSpec c;
     c.low = number(text.substr(0, c1));

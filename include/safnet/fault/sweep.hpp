@@ -34,6 +34,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <string>
@@ -240,10 +241,20 @@ public:
     void load() {
         done_.clear();
         if (!std::filesystem::exists(path_)) return;
+        std::ifstream in(path_, std::ios::binary);
+        const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (in.bad()) throw Error(path_.string() + ": cannot read the campaign state");
+        parse(text);
+    }
+
+    /// The same from the text of a state file (named by the path given at construction).
+    void parse(const std::string& text) {
+        done_.clear();
         nlohmann::json state;
         try {
-            std::ifstream in(path_);
-            state = nlohmann::json::parse(in);
+            state = nlohmann::json::parse(text);
+            if (!state.is_object() || !state.contains("done") || !state.at("done").is_object())
+                throw Error(path_.string() + ": corrupt campaign state (needs an object with 'identity' and 'done'); delete it to start over");
             const auto& saved = state.at("identity");
             if (saved != identity_) {
                 for (auto it = identity_.begin(); it != identity_.end(); ++it)
@@ -263,6 +274,7 @@ public:
         return it == done_.end() ? nullptr : &it->second;
     }
     std::size_t size() const noexcept { return done_.size(); }
+    const std::map<std::string, nlohmann::json>& done() const noexcept { return done_; }
     const std::filesystem::path& path() const noexcept { return path_; }
 
     /// Records a finished configuration and writes the whole state atomically.
@@ -282,6 +294,7 @@ private:
 /// The rounds of a saved result, checked (a corrupt file is an error naming what is wrong).
 inline std::vector<RoundResult> rounds_from_json(const nlohmann::json& j, std::size_t test_images) {
     std::vector<RoundResult> rounds;
+    if (!j.is_object() || !j.contains("rounds") || !j.at("rounds").is_array()) throw Error("a saved result must be an object with a 'rounds' array");
     for (const auto& x : j.at("rounds")) {
         if (!x.is_array() || x.size() != 5) throw Error("a saved round must be [round, flips, eval, stratum, critical]");
         for (std::size_t i : {0, 1, 3, 4})
