@@ -300,11 +300,7 @@ private:
     }
 
     static long meta_integer(const io::Safetensors& f, const std::string& key) {
-        const std::string v = f.meta(key);
-        char* end = nullptr;
-        const long n = std::strtol(v.c_str(), &end, 10);
-        if (v.empty() || *end != '\0' || n < 0) throw Error(f.source() + ": metadata '" + key + "' = '" + v + "' is not a count");
-        return n;
+        return static_cast<long>(parse_unsigned(f.meta(key), std::numeric_limits<std::int64_t>::max(), f.source() + ": metadata '" + key + "'"));
     }
 
     Model& model_;
