@@ -6,6 +6,8 @@
 #include <safnet/nn/optimizer.hpp>
 #include <safnet/nn/resnet.hpp>
 
+#include "support/counting_allocator.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -13,53 +15,11 @@
 #include <cstdlib>
 #include <new>
 
-namespace {
-std::atomic<bool> counting{false};
-std::atomic<std::size_t> allocations{0};
-}  // namespace
-
-// Every replaceable form of operator new counts: plain and array, aligned (tensors allocate
-// with the aligned array form) and nothrow. Replacing them conflicts with AddressSanitizer's
-// own; the sanitized build checks memory errors, the release builds check this property.
-#if !defined(__SANITIZE_ADDRESS__)
-namespace {
-void* counted_alloc(std::size_t n, std::size_t align) noexcept {
-    if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
-    if (align <= alignof(std::max_align_t)) return std::malloc(n ? n : 1);
-    return std::aligned_alloc(align, (n + align - 1) / align * align);  // size must be a multiple of align
-}
-void* counted_or_throw(std::size_t n, std::size_t align) {
-    if (void* p = counted_alloc(n, align)) return p;
-    throw std::bad_alloc();
-}
-}  // namespace
-void* operator new(std::size_t n) { return counted_or_throw(n, 0); }
-void* operator new[](std::size_t n) { return counted_or_throw(n, 0); }
-void* operator new(std::size_t n, std::align_val_t a) { return counted_or_throw(n, static_cast<std::size_t>(a)); }
-void* operator new[](std::size_t n, std::align_val_t a) { return counted_or_throw(n, static_cast<std::size_t>(a)); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n, 0); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n, 0); }
-void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept { return counted_alloc(n, static_cast<std::size_t>(a)); }
-void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept { return counted_alloc(n, static_cast<std::size_t>(a)); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
-#endif
-
 TEST_CASE("a training step and an eval forward allocate nothing after the first", "[nn][alloc]") {
-#if defined(__SANITIZE_ADDRESS__)
-    WARN("allocation counting is off under AddressSanitizer");
-    return;
-#endif
+    if (!safnet::test::allocations_counted) {
+        WARN("allocation counting is off under AddressSanitizer");
+        return;
+    }
     using namespace safnet::nn;
     ResNet<float> m({"resnet20", 1, 10, Shortcut::A, safnet::Tanh{}});
     m.initialize(1);
@@ -76,17 +36,15 @@ TEST_CASE("a training step and an eval forward allocate nothing after the first"
     step();
     m.forward(x, Mode::eval);  // eval mode keeps its own per-thread buffers (depth-first)
     step();
-    allocations = 0;
-    counting = true;
+    safnet::test::start_counting();
     step();
     m.forward(x, Mode::eval);
-    counting = false;
-    CHECK(allocations.load() == 0);
+    CHECK(safnet::test::stop_counting().calls == 0);
 
     // The counter sees what a reallocating workspace would do (aligned array new, both sizes).
-    allocations = 0;
-    counting = true;
+    safnet::test::start_counting();
     { Tensor<float> small(Shape{16}), large(Shape{1u << 20}); }
-    counting = false;
-    CHECK(allocations.load() == 2);
+    const auto seen = safnet::test::stop_counting();
+    CHECK(seen.calls == 2);
+    CHECK(seen.bytes == (16 + (1u << 20)) * sizeof(float));
 }
