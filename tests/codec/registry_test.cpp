@@ -18,5 +18,6 @@ TEST_CASE("codec_from_name rejects bad names with the valid forms", "[codec][reg
     CHECK_THROWS_AS(safnet::codec_from_name("q2.x"), safnet::Error);
     CHECK_THROWS_AS(safnet::codec_from_name("q-1.5"), safnet::Error);
     CHECK_THROWS_WITH(safnet::codec_from_name("q20.10"), Catch::Contains("31 bits"));
+    CHECK_THROWS_WITH(safnet::codec_from_name("q657599104.1657599100"), Catch::Contains("at most 23"));  // 1 + I + F once overflowed int (found by fuzz_parsers)
     CHECK_THROWS_AS(safnet::codec_from_name(""), safnet::Error);
 }

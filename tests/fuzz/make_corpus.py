@@ -136,6 +136,7 @@ put("crashes", "parsers", "hardtanh_negative", b"\x00" + b"hardtanh(-2)")
 put("crashes", "parsers", "history_epoch_minus_one", b"\x06" + b"h\n-1,0.1,2.5,30,40,1.5,100,0\n")
 put("crashes", "parsers", "norm_nan", b"\x04" + b"nan")
 put("crashes", "parsers", "unsigned_plus", b"\x02" + b"+10")
+put("crashes", "parsers", "codec_bits_overflow_int", b"\x01" + b"q657599104.1657599100")  # found by fuzz_parsers: 1 + I + F overflowed int
 
 # --- dictionaries
 dicts = {

@@ -44,8 +44,9 @@ inline AnyCodec codec_from_name(std::string_view name) {
         if (dot == std::string_view::npos) detail::bad_codec(name, "");
         const int ib = detail::parse_small_int(name.substr(1, dot - 1), name);
         const int fb = detail::parse_small_int(name.substr(dot + 1), name);
+        if (ib > 23 || fb > 23) detail::bad_codec(name, " (at most 23 integer and 23 fraction bits)");  // before adding: no overflow
         const int total = 1 + ib + fb;
-        if (ib > 23 || fb > 23 || total > 24) detail::bad_codec(name, " (needs " + std::to_string(total) + " bits)");
+        if (total > 24) detail::bad_codec(name, " (needs " + std::to_string(total) + " bits)");
         if (total <= 8) return DynamicFixedPoint<std::uint8_t>(ib, fb);
         if (total <= 16) return DynamicFixedPoint<std::uint16_t>(ib, fb);
         return DynamicFixedPoint<std::uint32_t>(ib, fb);
