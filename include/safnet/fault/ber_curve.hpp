@@ -62,16 +62,20 @@ inline CurveSpec parse_curve(const std::string& text) {
     return c;
 }
 
+/// Above this P(K > K_max) the curve gives no point estimate (only its [0, 100]-wide band):
+/// the unmeasured tail would dominate it.
+inline constexpr double curve_tail_limit = 1e-3;
+
 /// The default K_max for `eligible` bits up to rate `high`.
 inline std::size_t curve_k_max(const CurveSpec& c, std::uint64_t eligible) {
     if (c.k_max) return c.k_max;
     std::size_t k = 1;
-    while (k < 40 && binomial_sf(eligible, k, c.high) > 1e-3) ++k;
+    while (k < 40 && binomial_sf(eligible, k, c.high) > curve_tail_limit) ++k;
     return k;
 }
 
 struct CurvePoint {
-    double rate = 0, mean = 0, low = 0, high = 0, tail = 0;
+    double rate = 0, mean = 0, low = 0, high = 0, tail = 0;  // mean: NaN where tail > curve_tail_limit
 };
 
 /// The curve at `rates` from per-k accuracies (percent): accuracies[k] holds the rounds with k faults.
@@ -107,7 +111,7 @@ inline std::vector<CurvePoint> ber_curve(const std::vector<std::vector<double>>&
         for (std::size_t k = 0; k <= K; ++k)
             if (share[k] > 0 && share[k] >= 0.01 * var) df = std::min(df, static_cast<double>(accuracies[k].size()) - 1);
         const double half = var > 0 ? student_t_quantile(df, confidence) * std::sqrt(var) : 0.0;
-        c.mean = mean + c.tail * m[K];
+        c.mean = c.tail <= curve_tail_limit ? mean + c.tail * m[K] : std::numeric_limits<double>::quiet_NaN();
         c.low = std::clamp(mean - half, 0.0, 100.0);
         c.high = std::clamp(mean + half + 100 * c.tail, 0.0, 100.0);
         out.push_back(c);
