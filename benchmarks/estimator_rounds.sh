@@ -19,7 +19,7 @@ while (($#)) && [[ "$1" != "--" ]]; do models+=(--model "$1"); paths+=("$1"); sh
 ((${#models[@]})) || { echo "usage: $0 MODEL.safetensors... [-- flags]" >&2; exit 2; }
 out=${OUT:-build/estimator_rounds}
 common=(--dataset "${DATASET:-fashion-mnist}" --dtype "${DTYPES:-fp32,fp16,q2.5}" --ber "${BERS:-1e-7,1e-6,1e-5}"
-        --rounds "${ROUNDS:-40}" --test-limit "${TEST_LIMIT:-2000}" --seed 1 --threads 2 --quiet "$@")
+        --test-limit "${TEST_LIMIT:-2000}" --seed 1 --threads 2 --quiet "$@")
 for est in plain stratified; do
     [[ -n "${SUMMARIZE_ONLY:-}" ]] && break  # only the table, from an earlier run's files in OUT
     SECONDS=0
