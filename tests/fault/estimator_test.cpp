@@ -272,6 +272,7 @@ TEST_CASE("fixed budgets: Neyman allocation spends exactly the budget; bad specs
     CHECK_THROWS_WITH(fault::EstimatorDesign({.rounds = 5}, fault::CriticalStrata::plan(words, p, 1e-3, 12)), Catch::Contains("need at least"));
     CHECK_THROWS_WITH(fault::EstimatorDesign({.rounds = 10, .confidence = 1.5}), Catch::Contains("confidence"));
     CHECK_THROWS_WITH(fault::EstimatorDesign({.rounds = 10, .fail_drop = -1}), Catch::Contains("fail drop"));
+    CHECK_THROWS_WITH(fault::EstimatorDesign({.rounds = 2, .first_round = 4294967295u}), Catch::Contains("fit 32 bits"));  // round numbers were cast to 32 bits
     // Zero failures in n plain rounds report the exact upper bound, not 0.
     const fault::EstimatorDesign plain({.rounds = 100, .fail_drop = 100});
     const auto none = run(plain, 1, p);
