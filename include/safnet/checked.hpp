@@ -7,6 +7,8 @@
 //   checked_mul(a, b, what)            a * b, or an error when the product exceeds `limit`
 //   checked_product(dims, limit, what) the product of all dims (zeros included: a zero does
 //                                      not hide an overflowing dimension after it)
+//   mul_fits, product_within           the same tests without throwing, for hot paths that
+//                                      build the message only when they fail
 //   parse_unsigned(text, max, what)    decimal digits only: no sign, no space, no "0x", <= max
 //   parse_finite(text, what)           a finite decimal number (from_chars), nothing after it
 // The limits are generous on purpose: a 100-million-parameter model or a 1-million-image
@@ -20,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -30,28 +33,39 @@ namespace safnet {
 /// The largest buffer any tensor may hold (1 TiB): beyond it a size is a corrupt file's claim.
 inline constexpr std::size_t max_tensor_bytes = std::size_t{1} << 40;
 
+/// Whether a * b <= limit.
+inline constexpr bool mul_fits(std::size_t a, std::size_t b, std::size_t limit) noexcept { return a == 0 || b <= limit / a; }
+
+/// The product of `dims` if every partial product of the nonzero factors is <= limit (so a
+/// zero cannot mask a dimension of 2^64 - 1), else nothing.
+inline std::optional<std::size_t> product_within(std::span<const std::size_t> dims, std::size_t limit) noexcept {
+    std::size_t nonzero = 1;
+    bool zero = false;
+    for (const std::size_t d : dims) {
+        zero = zero || d == 0;
+        if (d == 0) continue;
+        if (!mul_fits(nonzero, d, limit)) return std::nullopt;
+        nonzero *= d;
+    }
+    return zero ? 0 : nonzero;
+}
+
 /// a * b, or an Error naming `what` when the product exceeds `limit`.
 inline std::size_t checked_mul(std::size_t a, std::size_t b, std::string_view what,
                                std::size_t limit = std::numeric_limits<std::size_t>::max()) {
-    if (a != 0 && b > limit / a)
+    if (!mul_fits(a, b, limit))
         throw Error(std::string(what) + ": " + std::to_string(a) + " x " + std::to_string(b) + " exceeds the limit of " +
                     std::to_string(limit));
     return a * b;
 }
 
-/// The product of `dims`, each factor and every partial product of the nonzero factors at most
-/// `limit`, so a zero dimension cannot mask a dimension of 2^64 - 1.
+/// product_within, or an Error naming `what` and the first partial product that exceeds `limit`.
 inline std::size_t checked_product(std::span<const std::size_t> dims, std::size_t limit, std::string_view what) {
+    if (const auto n = product_within(dims, limit)) return *n;
     std::size_t nonzero = 1;
-    bool zero = false;
-    for (const std::size_t d : dims) {
-        if (d == 0) {
-            zero = true;
-            continue;
-        }
-        nonzero = checked_mul(nonzero, d, what, limit);
-    }
-    return zero ? 0 : nonzero;
+    for (const std::size_t d : dims)
+        if (d != 0) nonzero = checked_mul(nonzero, d, what, limit);  // throws at the first overflow
+    return nonzero;  // not reached
 }
 
 /// Strict decimal: one or more digits, nothing else, value <= max.

@@ -11,9 +11,8 @@
 
 #include <safnet/data/dataset.hpp>
 #include <safnet/error.hpp>
+#include <safnet/io/read_file.hpp>
 
-#include <cstdio>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,20 +21,6 @@ namespace safnet::data {
 enum class Cifar100Labels { fine, coarse };
 
 namespace detail {
-
-struct FileCloser {
-    void operator()(std::FILE* f) const noexcept { std::fclose(f); }
-};
-
-inline std::vector<std::uint8_t> read_binary_file(const std::string& path) {
-    std::unique_ptr<std::FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
-    if (!f) throw Error(path + ": cannot open file");
-    std::vector<std::uint8_t> bytes;
-    std::uint8_t buf[1 << 16];
-    for (std::size_t got; (got = std::fread(buf, 1, sizeof buf, f.get())) > 0;) bytes.insert(bytes.end(), buf, buf + got);
-    if (std::ferror(f.get())) throw Error(path + ": read error");
-    return bytes;
-}
 
 /// Appends the records of one CIFAR file: `label_bytes` leading bytes, of which the one at
 /// `label_index` is kept and must be < classes.
@@ -61,7 +46,7 @@ inline void append_cifar_bytes(Dataset& ds, const std::vector<std::uint8_t>& byt
 }
 
 inline void append_cifar_file(Dataset& ds, const std::string& path, std::size_t label_bytes, std::size_t label_index) {
-    append_cifar_bytes(ds, read_binary_file(path), path, label_bytes, label_index);
+    append_cifar_bytes(ds, io::read_file(path, "file"), path, label_bytes, label_index);
 }
 
 inline Dataset empty_cifar(std::string name, std::size_t classes) {

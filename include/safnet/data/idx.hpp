@@ -13,12 +13,12 @@
 #include <safnet/checked.hpp>
 #include <safnet/data/dataset.hpp>
 #include <safnet/error.hpp>
+#include <safnet/io/read_file.hpp>
 
 #include <zlib.h>
 
 #include <algorithm>
 #include <cstdint>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <utility>
@@ -35,16 +35,6 @@ struct IdxFile {
 inline constexpr std::size_t max_idx_bytes = std::size_t{1} << 34;
 
 namespace detail {
-
-inline std::vector<std::uint8_t> read_file_bytes(const std::string& path, const std::string& what) {
-    std::ifstream in(path, std::ios::binary | std::ios::ate);
-    if (!in) throw Error(path + ": cannot open " + what);
-    const auto size = static_cast<std::size_t>(in.tellg());
-    std::vector<std::uint8_t> bytes(size);
-    in.seekg(0);
-    if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size))) throw Error(path + ": read error");
-    return bytes;
-}
 
 struct InflateEnd {
     void operator()(z_stream* z) const noexcept { inflateEnd(z); }
@@ -122,7 +112,7 @@ inline IdxFile parse_idx(std::vector<std::uint8_t> raw, const std::string& path)
     return idx;
 }
 
-inline IdxFile read_idx(const std::string& path) { return parse_idx(detail::read_file_bytes(path, "IDX file"), path); }
+inline IdxFile read_idx(const std::string& path) { return parse_idx(io::read_file(path, "IDX file"), path); }
 
 inline Dataset load_idx_dataset(const std::string& images_path, const std::string& labels_path, std::size_t classes = 10) {
     IdxFile im = read_idx(images_path);

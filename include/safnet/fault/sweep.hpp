@@ -25,6 +25,7 @@
 #include <safnet/fault/ber_curve.hpp>
 #include <safnet/fault/campaign.hpp>
 #include <safnet/io/atomic_file.hpp>
+#include <safnet/io/read_file.hpp>
 #include <safnet/nn/resnet.hpp>
 #include <safnet/version.hpp>
 
@@ -32,9 +33,7 @@
 
 #include <bit>
 #include <filesystem>
-#include <fstream>
 #include <functional>
-#include <iterator>
 #include <map>
 #include <optional>
 #include <string>
@@ -241,10 +240,8 @@ public:
     void load() {
         done_.clear();
         if (!std::filesystem::exists(path_)) return;
-        std::ifstream in(path_, std::ios::binary);
-        const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        if (in.bad()) throw Error(path_.string() + ": cannot read the campaign state");
-        parse(text);
+        const auto bytes = io::read_file(path_.string(), "the campaign state");
+        parse(std::string(bytes.begin(), bytes.end()));
     }
 
     /// The same from the text of a state file (named by the path given at construction).

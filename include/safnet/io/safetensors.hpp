@@ -23,6 +23,7 @@
 #include <safnet/checked.hpp>
 #include <safnet/error.hpp>
 #include <safnet/io/atomic_file.hpp>
+#include <safnet/io/read_file.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -30,7 +31,6 @@
 #include <bit>
 #include <cstdint>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -98,11 +98,7 @@ struct TensorInfo {
 class Safetensors {
 public:
     static Safetensors read_file(const std::string& path) {
-        std::ifstream in(path, std::ios::binary);
-        if (!in) throw Error(path + ": cannot open safetensors file");
-        std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        if (in.bad()) throw Error(path + ": read error");
-        return parse(std::move(bytes), path);
+        return parse(io::read_file(path, "safetensors file"), path);
     }
 
     /// Validates `bytes` as a safetensors file; `source` names it in errors.

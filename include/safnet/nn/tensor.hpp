@@ -62,15 +62,9 @@ public:
         if (dims.size() > 4) throw Error("tensor shape: rank " + std::to_string(dims.size()) + " > 4");
         rank_ = dims.size();
         std::copy(dims.begin(), dims.end(), dims_.begin());
-        std::size_t nonzero = 1;  // as checked_product, without building its message unless it fails
-        bool zero = false;
-        for (std::size_t i = 0; i < rank_; ++i) {
-            zero = zero || dims_[i] == 0;
-            if (dims_[i] != 0 && nonzero > max_tensor_bytes / dims_[i])
-                checked_product(std::span<const std::size_t>(dims_.data(), rank_), max_tensor_bytes, "tensor shape " + str());  // throws
-            if (dims_[i] != 0) nonzero *= dims_[i];
-        }
-        elements_ = zero ? 0 : nonzero;
+        const std::span<const std::size_t> used(dims_.data(), rank_);
+        const auto n = product_within(used, max_tensor_bytes);  // shapes are built on hot paths: the message only on failure
+        elements_ = n ? *n : checked_product(used, max_tensor_bytes, "tensor shape " + str());
     }
     std::size_t rank() const noexcept { return rank_; }
     std::size_t operator[](std::size_t i) const noexcept { return dims_[i]; }
@@ -125,8 +119,8 @@ public:
     void resize(Shape shape) {
         const std::size_t n = shape.elements();
         if (n > capacity_) {
-            if (n > max_tensor_bytes / sizeof(T)) checked_mul(n, sizeof(T), "tensor " + shape.str() + " in bytes", max_tensor_bytes);  // throws
-            const std::size_t bytes = n * sizeof(T);
+            const std::size_t bytes =
+                mul_fits(n, sizeof(T), max_tensor_bytes) ? n * sizeof(T) : checked_mul(n, sizeof(T), "tensor " + shape.str() + " in bytes", max_tensor_bytes);
             const std::size_t align = detail::alignment_for(bytes);
             buffer_ = std::unique_ptr<T[], AlignedDelete>(static_cast<T*>(::operator new[](bytes, std::align_val_t{align})),
                                                           AlignedDelete{align});
