@@ -17,8 +17,13 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#if SAFNET_WITH_MPI
+#include <safnet/fault/mpi.hpp>
+#endif
+
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 
@@ -33,7 +38,7 @@ struct Flags {
     std::vector<std::string> models, dtypes{"fp32"}, protect{"none"}, layers;
     std::vector<double> bers{1e-5};
     std::string dataset = "fashion-mnist", data_dir, fault = "flip", bits = "all", rounds = "100", out, saf, estimator = "auto",
-                critical_bits = "auto", ber_curve;
+                critical_bits = "auto", strata = "sign", ber_curve, shard;
     std::uint64_t flips = 0, seed = 1;
     double margin = 0.05, confidence = 0.95, ci_halfwidth = 0, fail_drop = 10, rare_failure = 0.01;
     std::size_t threads = 2, test_limit = 0, batch = 500, min_rounds = 30, curve_rounds = 0, curve_kmax = 0;
@@ -66,6 +71,8 @@ void add_flags(CLI::App& app, Flags& f) {
         ->check(CLI::IsMember({"plain", "stratified", "auto"}))->capture_default_str();
     app.add_option("--critical-bits", f.critical_bits, "the stratified estimator's critical bit positions as a mask, or 'auto' (the most damaging)")
         ->capture_default_str();
+    app.add_option("--strata", f.strata, "stratified: 'sign' splits the critical-fault-count strata by the sign of the hit values, 'count' does not")
+        ->check(CLI::IsMember({"sign", "count"}))->capture_default_str();
     app.add_option("--fail-drop", f.fail_drop, "a round fails when its top-1 is more than this many points below clean")
         ->check(CLI::Range(0.0, 100.0))->capture_default_str();
     app.add_option("--ci-halfwidth", f.ci_halfwidth, "stop a configuration once its interval's half-width is below this (points)")
@@ -92,6 +99,37 @@ void add_flags(CLI::App& app, Flags& f) {
     app.add_option("--batch", f.batch, "evaluation batch size")->check(CLI::Range(std::size_t{1}, std::size_t{100000}))->capture_default_str();
     app.add_flag("--quiet", f.quiet, "no progress bar");
     app.add_flag("--resume", f.resume, "skip configurations already finished in --out (its campaign-state.json) by a run with the same flags");
+    app.add_option("--shard", f.shard, "run only the I-th of N deterministic slices of the configurations (I/N, e.g. 0/4); "
+                                       "combine the shards' --out directories with 'safnet-campaign merge --out DIR DIR_0 ... DIR_N-1'");
+}
+
+// The command line of this run, and the merged shard states when it is the last step of a merge.
+std::vector<std::string> g_args;
+const fault::ShardUnion* g_merge = nullptr;
+
+// This process among the ranks of an MPI job (rank 0 of 1 without MPI): the batch runner that
+// shares out the rounds, and a collective that gathers each rank's timing for rank 0.
+struct Process {
+    int rank = 0, size = 1;
+    fault::BatchRunner runner{};
+    std::function<nlohmann::ordered_json()> gather_timing{};
+};
+Process g_process;
+
+/// The flags that decide a run's results: the command line without --out, --shard, --resume,
+/// --threads and --quiet (what a merge reruns).
+std::vector<std::string> result_flags(const std::vector<std::string>& args) {
+    const auto name = [](const std::string& a) { return a.substr(0, a.find('=')); };
+    std::vector<std::string> kept;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string n = name(args[i]);
+        if (n == "--out" || n == "--shard" || n == "--threads") {
+            if (args[i].find('=') == std::string::npos) ++i;  // the value is the next argument
+        } else if (n != "--resume" && n != "--quiet") {
+            kept.push_back(args[i]);
+        }
+    }
+    return kept;
 }
 
 fault::SweepSpec sweep_spec(const Flags& f) {
@@ -117,6 +155,7 @@ fault::SweepSpec sweep_spec(const Flags& f) {
     s.seed = f.seed;
     s.estimator = fault::estimator_from_name(f.estimator);
     if (f.critical_bits != "auto") s.critical_bits = parse_mask(f.critical_bits, "--critical-bits");
+    s.sign_strata = f.strata == "sign";
     s.confidence = f.confidence;
     s.fail_drop = f.fail_drop;
     s.stopping = {.ci_halfwidth = f.ci_halfwidth, .min_rounds = f.min_rounds, .rare_failure = f.rare_failure};
@@ -274,10 +313,13 @@ int run(const Flags& f) {
         for (double r : spec.bers) fault::FaultModel::bit_flip(r).validate();
     const fs::path out(f.out);
     std::error_code ec;
-    fs::create_directories(out, ec);
-    if (ec || !fs::is_directory(out)) throw Error("--out: cannot create directory " + f.out + (ec ? " (" + ec.message() + ")" : ""));
-    io::write_file_atomic((out / ".write-test").string(), "");  // fails early, naming the directory, if it is not writable
-    fs::remove(out / ".write-test");
+    const bool writer = g_process.rank == 0;  // of several MPI ranks, rank 0 alone writes files
+    if (writer) {
+        fs::create_directories(out, ec);
+        if (ec || !fs::is_directory(out)) throw Error("--out: cannot create directory " + f.out + (ec ? " (" + ec.message() + ")" : ""));
+        io::write_file_atomic((out / ".write-test").string(), "");  // fails early, naming the directory, if it is not writable
+        fs::remove(out / ".write-test");
+    }
 
     set_threads(f.threads);
     const std::string dir = f.data_dir.empty() ? data::default_data_dir(f.dataset) : f.data_dir;
@@ -308,8 +350,23 @@ int run(const Flags& f) {
     std::fflush(stdout);
 
     const nlohmann::json identity = fault::sweep_identity(spec, models, f.dataset, models.front().test->size());
+    const fault::Shard shard = f.shard.empty() ? fault::Shard{} : fault::Shard::parse(f.shard);
+    if (shard.count > 1) {
+        configs = fault::shard_configurations(std::move(configs), shard);
+        std::printf("shard %s: %zu configuration(s)\n", shard.text().c_str(), configs.size());
+    }
     fault::SweepState state(out / "campaign-state.json", identity);
-    const bool live = !f.quiet && examples::stdout_is_terminal();
+    state.set_writer(writer);
+    state.set_run({{"shard", shard.text()}, {"flags", result_flags(g_args)}, {"configurations", configs.size()}, {"finished", false}});
+    if (g_merge) {  // every configuration must come from a shard: a merge computes nothing
+        if (g_merge->configurations != configs.size() || g_merge->identity != identity)
+            throw Error("merge: the shards do not hold this sweep (" + std::to_string(g_merge->configurations) + " configurations in the shards, " +
+                        std::to_string(configs.size()) + " planned; models or data changed since?)");
+        for (const auto& c : configs)
+            if (!g_merge->done.count(c.key())) throw Error("merge: configuration " + c.key() + " is in no shard");
+        state.assign(g_merge->done);
+    }
+    const bool live = !f.quiet && writer && examples::stdout_is_terminal();
     examples::ProgressBar bar(live);
     const auto start = std::chrono::steady_clock::now();
     std::size_t ran = 0, resumed = 0;
@@ -329,18 +386,23 @@ int run(const Flags& f) {
             timing.push_back({{"configuration", c.key()}, {"seconds", std::chrono::duration<double>(now - config_start).count()},
                               {"resumed", from_state}, {"rounds", c.result.rounds.size()}});
             config_start = now;
-            if (!live && !from_state && c.analysis == "ber") {
+            if (!live && writer && !from_state && c.analysis == "ber") {
                 const auto& e = c.result.estimate;
                 std::printf("[%zu/%zu] %s %s %s: clean %.2f %%, mean %.2f %% over %zu rounds (%s), P(fail) %.3f\n", i + 1, configs.size(),
                             models[c.model].label.c_str(), c.dtype.c_str(), fault_label(c).c_str(), c.result.clean.accuracy(), e.top1.mean, e.rounds,
                             fault::estimator_name(e.estimator), e.fail_prob);
                 std::fflush(stdout);
             }
-        });
+        },
+        g_process.runner);
     bar.finish();
+    state.finish();
+    const nlohmann::ordered_json rank_timing = g_process.gather_timing ? g_process.gather_timing() : nlohmann::ordered_json();
+    if (!writer) return 0;
     if (f.resume) std::printf("resuming: %zu of %zu configurations already done\n", resumed, configs.size());
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
+    const auto results_start = std::chrono::steady_clock::now();
     io::write_file_atomic((out / "rounds.csv").string(), fault::rounds_csv(configs, models));
     io::write_file_atomic((out / "summary.csv").string(), fault::summary_csv(configs, models));
     io::write_file_atomic((out / "summary.json").string(), fault::summary_document(configs, models, identity));
@@ -348,8 +410,10 @@ int run(const Flags& f) {
     if (!strata.empty()) io::write_file_atomic((out / "strata.csv").string(), strata);
     const auto curves = fault::sweep_curves(configs, spec);
     if (!curves.empty()) io::write_file_atomic((out / "curve.csv").string(), fault::curve_csv(curves, models));
+    const double results_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - results_start).count();
     io::write_file_atomic((out / "timing.json").string(),
-                          nlohmann::ordered_json{{"seconds", seconds}, {"threads", f.threads}, {"configurations", timing}}.dump(2) + "\n");
+                          nlohmann::ordered_json{{"seconds", seconds}, {"results_seconds", results_seconds}, {"threads", f.threads},
+                                                 {"ranks", g_process.size}, {"rank_timing", rank_timing}, {"configurations", timing}}.dump(2) + "\n");
     plot_ber(out, configs, models);
     plot_curves(out, curves, models);
     plot_bars(out, "per_bit", "bit", configs, models);
@@ -363,6 +427,95 @@ int run(const Flags& f) {
 
 }  // namespace
 
+namespace {
+
+int run_tool(std::vector<std::string> args) {
+    g_args.assign(args.begin() + 1, args.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    return examples::run_cli<Flags>("safnet-campaign", "safnet-campaign: Monte Carlo bit-error campaigns on stored weights", static_cast<int>(argv.size()),
+                                    argv.data(), add_flags, run);
+}
+
+/// safnet-campaign merge --out DIR [--threads T] [--quiet] DIR_0 ... DIR_N-1
+int run_merge(const std::vector<std::string>& args) {
+    std::string out, threads = "2";
+    bool quiet = false;
+    std::vector<fs::path> states;
+    for (std::size_t i = 2; i < args.size(); ++i) {
+        if ((args[i] == "--out" || args[i] == "--threads") && i + 1 < args.size()) {
+            (args[i] == "--out" ? out : threads) = args[i + 1];
+            ++i;
+        } else if (args[i] == "--quiet") {
+            quiet = true;
+        } else if (args[i].rfind("--", 0) == 0) {
+            throw Error("merge: unknown flag '" + args[i] + "' (usage: safnet-campaign merge --out DIR [--threads T] [--quiet] DIR_0 ... DIR_N-1)");
+        } else {
+            states.push_back(fs::path(args[i]) / "campaign-state.json");
+        }
+    }
+    if (out.empty()) throw Error("merge: --out DIR is required (usage: safnet-campaign merge --out DIR DIR_0 ... DIR_N-1)");
+    const fault::ShardUnion merged = fault::merge_shard_states(states);
+    std::vector<std::string> rerun{args[0]};
+    for (const auto& flag : merged.flags) rerun.push_back(flag.get<std::string>());
+    rerun.insert(rerun.end(), {"--out", out, "--resume", "--threads", threads});
+    if (quiet) rerun.push_back("--quiet");
+    std::printf("merge: %zu shards, %zu configurations\n", states.size(), merged.configurations);
+    g_merge = &merged;
+    return run_tool(rerun);
+}
+
+}  // namespace
+
+#if SAFNET_WITH_MPI
+namespace {
+
+/// Launched by mpirun (Open MPI, or a PMI/PMIx launcher such as srun): one rank of a job.
+bool launched_by_mpi() { return std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMIX_RANK") || std::getenv("PMI_RANK"); }
+
+int run_mpi_rank(int argc, char** argv) {
+    MPI_Init(&argc, &argv);
+    fault::MpiRunner runner(MPI_COMM_WORLD);
+    g_process.rank = runner.rank();
+    g_process.size = runner.size();
+    g_process.runner = std::ref(runner);
+    g_process.gather_timing = [&runner] {
+        const double mine[3] = {runner.busy_seconds(), runner.wait_seconds(), static_cast<double>(runner.items())};
+        std::vector<double> all(3 * static_cast<std::size_t>(runner.size()));
+        MPI_Gather(mine, 3, MPI_DOUBLE, all.data(), 3, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+        nlohmann::ordered_json ranks = nlohmann::ordered_json::array();
+        for (int r = 0; r < runner.size(); ++r) {
+            const double busy = all[3 * r], wait = all[3 * r + 1];
+            ranks.push_back({{"rank", r}, {"busy_seconds", busy}, {"wait_seconds", wait}, {"work_items", all[3 * r + 2]},
+                             {"idle_fraction", busy + wait > 0 ? wait / (busy + wait) : 0.0}});
+        }
+        return ranks;
+    };
+    if (g_process.rank != 0 && !std::freopen("/dev/null", "w", stdout)) std::fprintf(stderr, "rank %d: cannot silence stdout\n", g_process.rank);
+    const int status = run_tool(std::vector<std::string>(argv, argv + argc));
+    if (status != 0 && g_process.size > 1) {
+        std::fflush(stderr);
+        MPI_Abort(MPI_COMM_WORLD, status);  // the other ranks may wait in a collective
+    }
+    MPI_Finalize();
+    return status;
+}
+
+}  // namespace
+#endif
+
 int main(int argc, char** argv) {
-    return safnet::examples::run_cli<Flags>("safnet-campaign", "safnet-campaign: Monte Carlo bit-error campaigns on stored weights", argc, argv, add_flags, run);
+#if SAFNET_WITH_MPI
+    if (launched_by_mpi() && !(argc >= 2 && std::string(argv[1]) == "merge")) return run_mpi_rank(argc, argv);
+#endif
+    std::vector<std::string> args(argv, argv + argc);
+    if (args.size() >= 2 && args[1] == "merge") {
+        try {
+            return run_merge(args);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "safnet-campaign: error: %s\n", e.what());
+            return 1;
+        }
+    }
+    return run_tool(args);
 }

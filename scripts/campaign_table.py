@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Markdown tables from a safnet-campaign summary.csv (schema safnet-campaign/2).
+"""Markdown tables from a safnet-campaign summary.csv (schema safnet-campaign/3).
 
     campaign_table.py SUMMARY.csv                      print the table
     campaign_table.py SUMMARY.csv --into FILE --block NAME

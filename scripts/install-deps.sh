@@ -15,6 +15,7 @@ packages=(
     nlohmann-json3-dev        # safetensors headers, campaign JSON reports
     libcli11-dev              # command-line flags of safnet-train / safnet-campaign
     gnuplot-nox               # campaign plots
+    libopenmpi-dev openmpi-bin  # mpirun -np N safnet-campaign (tests/tools/mpi_campaign.sh)
     python3                   # scripts/campaign_table.py: README tables from campaign outputs
     dataset-fashion-mnist     # real data for the learning tests and the main job
 )

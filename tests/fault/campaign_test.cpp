@@ -231,3 +231,42 @@ TEST_CASE("activation clipping baseline: calibrated bounds, no effect on clean d
     f.model.for_each_relu_batchnorm([&](auto&) { ++relus; });
     CHECK(relus == 19);
 }
+
+TEST_CASE("sign-split strata: faults land in the words of the stratum's sign, and campaigns plan them by default", "[fault][campaign]") {
+    Fixture f(Identity{});
+    std::vector<std::uint32_t> clean_words;
+    std::size_t negative = 0;
+    {
+        fault::StoredWeights store(f.model, Float32{}, {}, fault::Protection::none);
+        clean_words.assign(store.words().begin(), store.words().end());
+        for (auto w : clean_words) negative += (w >> 31) != 0;
+        CHECK(store.negative_words() == negative);
+        REQUIRE(negative > 10);
+        REQUIRE(clean_words.size() - negative > 10);
+        const auto model = fault::FaultModel::bit_flip(1e-4);
+        for (std::uint32_t r = 0; r < 50; ++r) {
+            store.inject_conditional(model, 0x40000000u, 3, {5, r, 1}, 2, {5, r, 3}, {5, r, 2});
+            std::size_t in_negative = 0, in_positive = 0;
+            for (std::size_t i = 0; i < clean_words.size(); ++i)
+                if ((store.words()[i] ^ clean_words[i]) & 0x40000000u) ++((clean_words[i] >> 31) ? in_negative : in_positive);
+            REQUIRE(in_negative == 3);
+            REQUIRE(in_positive == 2);
+            store.restore();
+            REQUIRE(std::equal(clean_words.begin(), clean_words.end(), store.words().begin()));
+        }
+    }
+    fault::CampaignSpec spec{.fault = fault::FaultModel::bit_flip(1e-6), .rounds = 240, .seed = 3, .estimator = fault::Estimator::stratified};
+    const auto split = fault::run_campaign(f.model, f.test, spec);
+    const auto is_split = [](const fault::StratumSummary& s) { return s.stratum.is_split(); };
+    CHECK(std::any_of(split.estimate.strata.begin(), split.estimate.strata.end(), is_split));
+    CHECK(split.estimate.strata.size() <= 12);
+    spec.sign_strata = false;
+    const auto count = fault::run_campaign(f.model, f.test, spec);
+    CHECK(std::none_of(count.estimate.strata.begin(), count.estimate.strata.end(), is_split));
+    // A budget that pilots only a few strata keeps the count strata (never falls back to plain).
+    spec.sign_strata = true;
+    spec.rounds = 40;
+    const auto small = fault::run_campaign(f.model, f.test, spec);
+    CHECK(small.estimate.estimator == fault::Estimator::stratified);
+    CHECK(std::none_of(small.estimate.strata.begin(), small.estimate.strata.end(), is_split));
+}

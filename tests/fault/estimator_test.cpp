@@ -78,6 +78,69 @@ struct Synthetic {
     }
 };
 
+// The sign split on the same store: words 0 .. 19 hold "negative" values, 20 .. 59 positive.
+// A critical fault in a positive word is catastrophic, in a negative word mild:
+//   g(n, q, o) = f(0, o)                   if n = q = 0
+//                12 + 6 [o is even]        if q >= 1      (q: critical faults in positive words)
+//                84 - 3 n + [o is even]    otherwise      (n: in negative words)
+constexpr std::size_t negative_words = 20;
+
+double sign_accuracy(std::uint64_t n, std::uint64_t q, std::uint64_t o) {
+    const double f = q >= 1 ? 12 + 6.0 * (o % 2 == 0) : n >= 1 ? std::max(0.0, 84 - 3.0 * static_cast<double>(n)) + (o % 2 == 0) : accuracy(0, o);
+    return std::floor(f * 100) / 100;
+}
+
+double sign_truth(double p) {
+    std::vector<double> other(7 * words + 1);
+    for (std::uint64_t o = 0; o <= 7 * words; ++o) other[o] = fault::binomial_pmf(7 * words, o, p);
+    double e = 0;
+    for (std::uint64_t n = 0; n <= negative_words; ++n)
+        for (std::uint64_t q = 0; q <= words - negative_words; ++q) {
+            const double w = fault::binomial_pmf(negative_words, n, p) * fault::binomial_pmf(words - negative_words, q, p);
+            for (std::uint64_t o = 0; o <= 7 * words; ++o) e += w * other[o] * sign_accuracy(n, q, o);
+        }
+    return e;
+}
+
+/// Rounds of a design planned by sign (or by count only) on the sign-dependent synthetic model.
+struct SignSynthetic {
+    const fault::EstimatorDesign& design;
+    std::uint64_t seed;
+    double p;
+    std::vector<std::uint8_t> store = std::vector<std::uint8_t>(words, 0);
+    std::vector<std::uint64_t> negative, positive;
+    std::vector<fault::BitFault> changed;
+
+    SignSynthetic(const fault::EstimatorDesign& d, std::uint64_t s, double rate) : design(d), seed(s), p(rate) {
+        for (std::uint64_t w = 0; w < words; ++w) (w < negative_words ? negative : positive).push_back(w);
+    }
+
+    fault::RoundResult operator()(const fault::WorkItem& it) {
+        const auto model = fault::FaultModel::bit_flip(p);
+        fault::RoundResult r;
+        r.round = it.round;
+        r.stratum = it.stratum;
+        r.critical = design.strata().draw_count(it.stratum, seed, it.round);
+        const auto& st = design.strata()[it.stratum];
+        const auto critical_key = fault::CriticalStrata::critical_key(seed, it.round, it.stratum);
+        const auto other_key = fault::CriticalStrata::other_key(seed, it.round, it.stratum);
+        if (st.is_split()) {
+            const fault::CriticalGroup groups[] = {{negative, st.negative, critical_key},
+                                                   {positive, r.critical - st.negative, fault::CriticalStrata::positive_key(seed, it.round, it.stratum)}};
+            fault::inject_conditional(std::span<std::uint8_t>(store), 8, model, critical_mask, std::span<const fault::CriticalGroup>(groups), other_key, changed);
+        } else {
+            fault::inject_conditional(std::span<std::uint8_t>(store), 8, model, critical_mask, r.critical, critical_key, other_key, changed);
+        }
+        std::uint64_t n = 0, q = 0;
+        for (const auto& f : changed)
+            if (f.bit == 7) ++(f.word < negative_words ? n : q);
+        r.flips = changed.size();
+        r.eval = eval_of(sign_accuracy(n, q, changed.size() - n - q));
+        fault::restore(std::span<std::uint8_t>(store), std::span<const fault::BitFault>(changed));
+        return r;
+    }
+};
+
 fault::Estimate run(const fault::EstimatorDesign& design, std::uint64_t seed, double p, std::vector<fault::RoundResult>* out = nullptr) {
     Synthetic s{design, seed, p};
     std::vector<fault::RoundResult> done;
@@ -278,4 +341,117 @@ TEST_CASE("fixed budgets: Neyman allocation spends exactly the budget; bad specs
     const auto none = run(plain, 1, p);
     CHECK(none.fail_prob == 0);
     CHECK(none.fail_ci.high == Approx(0.0362).epsilon(1e-3));
+}
+
+TEST_CASE("sign split: sub-strata weights add up to each count stratum's, within the strata limit", "[fault][estimator]") {
+    const auto count = fault::CriticalStrata::plan(270000, 1e-6, 1e-3, 12);
+    const auto sign = fault::CriticalStrata::plan_by_sign(130000, 140000, 1e-6, 1e-3, 12);
+    REQUIRE(sign.size() == 11);  // 0; (1, 0..1); (2, 0..2); (3, 0..3); > 3
+    CHECK(sign.split_by_sign());
+    CHECK(sign.negative_bits() == 130000);
+    for (const auto& c : count.strata()) {
+        double sum = 0;
+        std::size_t parts = 0;
+        for (const auto& s : sign.strata())
+            if (s.k_low == c.k_low && s.k_high == c.k_high) {
+                sum += s.weight;
+                ++parts;
+                CHECK((s.is_split() ? s.negative <= s.k_low : s.negative == fault::Stratum::any));
+            }
+        CHECK(parts == (c.k_low == 0 || c.is_tail() ? 1 : c.k_low + 1));
+        CHECK(sum == Approx(c.weight).epsilon(1e-9));
+    }
+    CHECK(sign[2].weight == Approx(fault::binomial_pmf(130000, 1, 1e-6) * fault::binomial_pmf(140000, 0, 1e-6)).epsilon(1e-12));
+    CHECK(sign[2].negative_label() == "1");
+    CHECK(sign[0].negative_label() == "*");
+    // All or nothing: 10 strata cannot hold the split; nothing splits when one group is empty; zero-weight parts are dropped.
+    const auto tight = fault::CriticalStrata::plan_by_sign(130000, 140000, 1e-6, 1e-3, 10);
+    CHECK(tight.size() == 5);
+    CHECK_FALSE(tight.split_by_sign());
+    CHECK_FALSE(fault::CriticalStrata::plan_by_sign(0, 270000, 1e-6).split_by_sign());
+    const auto one_negative = fault::CriticalStrata::plan_by_sign(1, 59, 0.004, 1e-3, 12);
+    for (const auto& s : one_negative.strata()) CHECK((!s.is_split() || s.negative <= 1));
+}
+
+TEST_CASE("conditional law with critical groups: exactly the given count in each group, the rest Bernoulli(p)", "[fault][estimator]") {
+    const double p = 0.01;
+    const auto model = fault::FaultModel::bit_flip(p);
+    std::vector<std::uint16_t> store(500, 0);
+    std::vector<std::uint64_t> odd, even;
+    for (std::uint64_t w = 0; w < 500; ++w) (w % 2 ? odd : even).push_back(w);
+    const std::uint64_t critical = 0xC000;  // 500 critical bits in the odd words, 500 in the even ones
+    std::vector<fault::BitFault> changed;
+    std::vector<std::size_t> per_word(500, 0);
+    const std::uint32_t rounds = 2000;
+    std::size_t others = 0;
+    for (std::uint32_t r = 0; r < rounds; ++r) {
+        const fault::CriticalGroup groups[] = {{odd, 2, {9, r, 1}}, {even, 1, {9, r, 3}}};
+        fault::inject_conditional(std::span<std::uint16_t>(store), 16, model, critical, std::span<const fault::CriticalGroup>(groups), {9, r, 2}, changed);
+        std::size_t in_odd = 0, in_even = 0;
+        for (const auto& f : changed)
+            if ((critical >> f.bit) & 1u) {
+                ++per_word[f.word];
+                ++(f.word % 2 ? in_odd : in_even);
+            }
+        REQUIRE(in_odd == 2);
+        REQUIRE(in_even == 1);
+        REQUIRE(std::is_sorted(changed.begin(), changed.end(), [](auto& a, auto& b) { return a.word != b.word ? a.word < b.word : a.bit < b.bit; }));
+        others += changed.size() - 3;
+        fault::restore(std::span<std::uint16_t>(store), std::span<const fault::BitFault>(changed));
+        REQUIRE(std::all_of(store.begin(), store.end(), [](auto w) { return w == 0; }));
+    }
+    const double n = 7000.0 * rounds, mean = n * p, sd = std::sqrt(n * p * (1 - p));
+    CHECK(std::abs(static_cast<double>(others) - mean) < 4 * sd);
+    // Uniform over each group's words: chi-square with 249 df per group, < 316 (p = 0.0025).
+    for (int parity = 0; parity < 2; ++parity) {
+        const double expected = (parity ? 2.0 : 1.0) * rounds / 250;
+        double chi = 0;
+        for (std::size_t w = static_cast<std::size_t>(parity); w < 500; w += 2) chi += std::pow(static_cast<double>(per_word[w]) - expected, 2) / expected;
+        CHECK(chi < 316);
+    }
+    const std::vector<std::uint64_t> beyond{500};
+    const fault::CriticalGroup bad[] = {{beyond, 1, {9, 0, 1}}};
+    CHECK_THROWS_WITH(fault::inject_conditional(std::span<std::uint16_t>(store), 16, model, critical, std::span<const fault::CriticalGroup>(bad), {9, 0, 2}, changed),
+                      Catch::Contains("beyond the store"));
+}
+
+TEST_CASE("sign-split strata: unbiased, intervals cover the exact truth, and the bimodal single-fault stratum is gone", "[fault][estimator]") {
+    const double p = 0.004;
+    const double mu = sign_truth(p);
+    for (const std::size_t budget : {200, 240}) {  // too few rounds to pilot a split, and enough
+        const fault::EstimateSpec spec{.rounds = budget, .confidence = 0.95};
+        const auto count_strata = fault::CriticalStrata::plan(words, p, 1e-3, 12);
+        const std::size_t limit = fault::sign_split_limit(12, budget, count_strata.size());
+        const fault::EstimatorDesign by_sign(spec, fault::CriticalStrata::plan_by_sign(negative_words, words - negative_words, p, 1e-3, limit));
+        const fault::EstimatorDesign by_count(spec, count_strata);
+        REQUIRE(by_sign.strata().split_by_sign() == (budget == 240));
+        REQUIRE(by_sign.strata().size() == (budget == 240 ? 11 : 5));
+        const std::size_t seeds = 1000;
+        std::size_t covered = 0;
+        double sum = 0, sq = 0, sum_c = 0, sq_c = 0;
+        for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
+            const auto run_on = [&](const fault::EstimatorDesign& d) {
+                SignSynthetic s{d, seed, p};
+                std::vector<fault::RoundResult> done;
+                fault::run_design(d, s, done);
+                return d.finish(done, 88, 10);
+            };
+            const auto es = run_on(by_sign), ec = run_on(by_count);
+            REQUIRE(es.rounds == budget);
+            covered += es.top1.ci_low <= mu && mu <= es.top1.ci_high;
+            sum += es.top1.mean;
+            sq += es.top1.mean * es.top1.mean;
+            sum_c += ec.top1.mean;
+            sq_c += ec.top1.mean * ec.top1.mean;
+        }
+        const double n = seeds, mean = sum / n, sd = std::sqrt(sq / n - mean * mean);
+        const double mean_c = sum_c / n, sd_c = std::sqrt(sq_c / n - mean_c * mean_c);
+        WARN(budget << " rounds: truth " << mu << "; by sign: mean " << mean << " (sd " << sd << "), coverage " << covered / n << "; by count: mean "
+                    << mean_c << " (sd " << sd_c << ")");
+        CHECK(std::abs(mean - mu) < 4 * sd / std::sqrt(n));
+        CHECK(std::abs(mean_c - mu) < 4 * sd_c / std::sqrt(n));
+        CHECK(covered / n >= 0.92);
+        CHECK(covered / n <= 0.99);
+        if (budget == 240) CHECK(sd < sd_c / 2);
+    }
 }

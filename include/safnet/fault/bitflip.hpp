@@ -220,30 +220,20 @@ void inject(std::span<Word> words, int bits_per_value, const FaultModel& model, 
         detail::select_bernoulli_mask<Word>(words.size(), e, model.rate, key, act);
 }
 
-/// The exact conditional law of `model` (a rate model) given that exactly `critical_count` of
-/// the eligible bits inside `critical_mask` are selected: those are chosen uniformly among the
-/// eligible critical bits (distinct, from stream `critical_key`), and every other eligible bit
-/// independently with model.rate (geometric gaps, stream `other_key`). Under independent
-/// per-bit faults this is the law of a round inside the stratum K_c = critical_count, and the
-/// two parts are independent. `changed` is filled as by inject(), ascending.
-template <std::unsigned_integral Word>
-void inject_conditional(std::span<Word> words, int bits_per_value, const FaultModel& model, std::uint64_t critical_mask,
-                        std::uint64_t critical_count, StreamKey critical_key, StreamKey other_key, std::vector<BitFault>& changed) {
-    static_assert(sizeof(Word) <= 4, "storage words wider than 32 bits are not supported");
-    detail::require_bits_per_value<Word>(bits_per_value);
-    model.validate();
-    if (model.count) throw Error("inject_conditional: needs a rate fault model, not an exact count");
-    changed.clear();
-    const detail::EligibleBits critical = detail::eligible_bits(bits_per_value, model.bit_mask & critical_mask);
-    const detail::EligibleBits other = detail::eligible_bits(bits_per_value, model.bit_mask & ~critical_mask);
-    auto collect = [&](std::uint64_t w, int bit) { changed.push_back({w, static_cast<std::uint32_t>(bit)}); };
-    detail::select_exact(words.size(), critical, critical_count, critical_key, collect);
+namespace detail {
+
+inline bool fault_order(const BitFault& a, const BitFault& b) noexcept { return a.word != b.word ? a.word < b.word : a.bit < b.bit; }
+
+/// Adds the other (non-critical) eligible bits, Bernoulli(rate), to the sorted critical
+/// selection in `changed`, then acts on them all, keeping those whose value changed.
+template <class Word>
+void finish_conditional(std::span<Word> words, const EligibleBits& other, const FaultModel& model, StreamKey other_key,
+                        std::vector<BitFault>& changed) {
     const auto middle = static_cast<std::ptrdiff_t>(changed.size());
-    detail::select_geometric(words.size(), other, model.rate, other_key, collect);
-    std::inplace_merge(changed.begin(), changed.begin() + middle, changed.end(),
-                       [](const BitFault& a, const BitFault& b) { return a.word != b.word ? a.word < b.word : a.bit < b.bit; });
-    // Act on the selected bits; keep only those whose value changed (stuck-at leaves some as they are).
-    std::size_t kept = 0;
+    select_geometric(words.size(), other, model.rate, other_key,
+                     [&](std::uint64_t w, int bit) { changed.push_back({w, static_cast<std::uint32_t>(bit)}); });
+    std::inplace_merge(changed.begin(), changed.begin() + middle, changed.end(), fault_order);
+    std::size_t kept = 0;  // stuck-at leaves some selected bits as they are
     for (const BitFault& f : changed) {
         const Word bit = static_cast<Word>(Word{1} << f.bit);
         const bool at_stuck_value = (model.kind == FaultKind::stuck0 && !(words[f.word] & bit)) ||
@@ -253,6 +243,61 @@ void inject_conditional(std::span<Word> words, int bits_per_value, const FaultMo
         changed[kept++] = f;
     }
     changed.resize(kept);
+}
+
+template <class Word>
+void require_conditional(int bits_per_value, const FaultModel& model) {
+    static_assert(sizeof(Word) <= 4, "storage words wider than 32 bits are not supported");
+    require_bits_per_value<Word>(bits_per_value);
+    model.validate();
+    if (model.count) throw Error("inject_conditional: needs a rate fault model, not an exact count");
+}
+
+}  // namespace detail
+
+/// The exact conditional law of `model` (a rate model) given that exactly `critical_count` of
+/// the eligible bits inside `critical_mask` are selected: those are chosen uniformly among the
+/// eligible critical bits (distinct, from stream `critical_key`), and every other eligible bit
+/// independently with model.rate (geometric gaps, stream `other_key`). Under independent
+/// per-bit faults this is the law of a round inside the stratum K_c = critical_count, and the
+/// two parts are independent. `changed` is filled as by inject(), ascending.
+template <std::unsigned_integral Word>
+void inject_conditional(std::span<Word> words, int bits_per_value, const FaultModel& model, std::uint64_t critical_mask,
+                        std::uint64_t critical_count, StreamKey critical_key, StreamKey other_key, std::vector<BitFault>& changed) {
+    detail::require_conditional<Word>(bits_per_value, model);
+    changed.clear();
+    const detail::EligibleBits critical = detail::eligible_bits(bits_per_value, model.bit_mask & critical_mask);
+    detail::select_exact(words.size(), critical, critical_count, critical_key,
+                         [&](std::uint64_t w, int bit) { changed.push_back({w, static_cast<std::uint32_t>(bit)}); });
+    detail::finish_conditional(words, detail::eligible_bits(bits_per_value, model.bit_mask & ~critical_mask), model, other_key, changed);
+}
+
+/// One group of the critical class for the split form of inject_conditional: the critical bits
+/// of the words listed (ascending, distinct indices), of which exactly `count` are selected,
+/// uniformly, from stream `key`.
+struct CriticalGroup {
+    std::span<const std::uint64_t> words;
+    std::uint64_t count = 0;
+    StreamKey key{};
+};
+
+/// As above with the critical class partitioned into `groups` (disjoint word sets covering
+/// every word that holds critical bits): given K_g = count of each group, the law of a round
+/// under independent per-bit faults. The groups' selections are independent of each other
+/// and of the other bits.
+template <std::unsigned_integral Word>
+void inject_conditional(std::span<Word> words, int bits_per_value, const FaultModel& model, std::uint64_t critical_mask,
+                        std::span<const CriticalGroup> groups, StreamKey other_key, std::vector<BitFault>& changed) {
+    detail::require_conditional<Word>(bits_per_value, model);
+    changed.clear();
+    const detail::EligibleBits critical = detail::eligible_bits(bits_per_value, model.bit_mask & critical_mask);
+    for (const CriticalGroup& g : groups)
+        detail::select_exact(g.words.size(), critical, g.count, g.key, [&](std::uint64_t i, int bit) {
+            if (g.words[i] >= words.size()) throw Error("inject_conditional: a critical group lists a word beyond the store");
+            changed.push_back({g.words[i], static_cast<std::uint32_t>(bit)});
+        });
+    std::sort(changed.begin(), changed.end(), detail::fault_order);
+    detail::finish_conditional(words, detail::eligible_bits(bits_per_value, model.bit_mask & ~critical_mask), model, other_key, changed);
 }
 
 /// Convenience: returns the changed bits.

@@ -88,6 +88,7 @@ struct CampaignSpec {
     double fail_drop = 10;  // a round fails when its top-1 is more than this many points below clean
     Stopping stopping{};    // stopping.ci_halfwidth > 0: adaptive
     std::size_t max_strata = 12;
+    bool sign_strata = true;  // split the critical strata by the sign of the hit values (strata.hpp)
     double tail_mass = 1e-3;  // the critical strata end where P(K_c > K_max) <= this
     std::size_t eval_batch = 500;
     const train::PreparedSet* calibration = nullptr;  // clip_activations thresholds; null = the test set
@@ -133,6 +134,7 @@ public:
             ranges_.emplace_back(*lo, *hi);
             refresh_all(targets_[k]);
         }
+        for (std::uint64_t i = 0; i < words_.size(); ++i) (std::signbit(codec_.decode_one(words_[i])) ? negative_ : positive_).push_back(i);
         local_.resize(targets_.size());
     }
     StoredWeights(const StoredWeights&) = delete;
@@ -168,6 +170,18 @@ public:
         apply_changed();
         return changed_.size();
     }
+    /// As above for a sign-split stratum: `negative_count` critical faults in words holding a
+    /// negative clean value (stream `negative_key`), `positive_count` in the others.
+    std::size_t inject_conditional(const FaultModel& model, std::uint64_t critical_mask, std::uint64_t negative_count, StreamKey negative_key,
+                                   std::uint64_t positive_count, StreamKey positive_key, StreamKey other_key) {
+        const CriticalGroup groups[] = {{negative_, negative_count, negative_key}, {positive_, positive_count, positive_key}};
+        fault::inject_conditional(std::span<Word>(words_), codec_.bits_per_value(), model, critical_mask, std::span<const CriticalGroup>(groups),
+                                  other_key, changed_);
+        apply_changed();
+        return changed_.size();
+    }
+    /// Stored words holding a negative clean value (sign bit set, as the codec reads it).
+    std::size_t negative_words() const noexcept { return negative_.size(); }
 
     /// Per-bit vulnerability: for each bit position b, the mean over all stored words of
     /// |tau(read(w ^ 2^b)) - tau(read(w))| (the change of the effective weight a flip of b
@@ -249,6 +263,7 @@ private:
     std::vector<float> original_;
     std::vector<std::pair<float, float>> ranges_;
     std::vector<BitFault> changed_;
+    std::vector<std::uint64_t> negative_, positive_;  // word indices by the sign of the clean value
     std::vector<std::vector<std::uint64_t>> local_;
 };
 
@@ -318,6 +333,12 @@ EstimatorDesign campaign_design(const CampaignSpec& spec, const StoredWeights<C,
         return EstimatorDesign(es);
     }
     CriticalStrata strata = CriticalStrata::plan(n_critical, spec.fault.rate, spec.tail_mass, spec.max_strata);
+    if (spec.sign_strata) {  // as many sign-split strata as the strata limit and the budget's pilot allow
+        const std::uint64_t per_word = static_cast<std::uint64_t>(detail::eligible_bits(bits, mask).count);
+        const std::uint64_t negative = per_word * store.negative_words();
+        const std::size_t limit = sign_split_limit(spec.max_strata, spec.rounds, strata.size());
+        strata = CriticalStrata::plan_by_sign(negative, n_critical - negative, spec.fault.rate, spec.tail_mass, limit);
+    }
     if (spec.estimator == Estimator::automatic) {
         const bool covered = !strata.strata().back().is_tail() || strata.strata().back().weight <= spec.tail_mass;
         if (!covered || spec.rounds < 2 * strata.size() || spec.fault.rate <= 0) return EstimatorDesign(es);
@@ -328,10 +349,12 @@ EstimatorDesign campaign_design(const CampaignSpec& spec, const StoredWeights<C,
 }
 
 /// Runs `spec` on `model` over `test`; `on_round` (optional) sees each finished round.
-/// `resumed` holds rounds of an interrupted run of the same spec (they are not rerun).
+/// `resumed` holds rounds of an interrupted run of the same spec (they are not rerun);
+/// `runner` runs each batch of rounds (estimator.hpp; empty: here, in order).
 template <class Model>
 CampaignResult run_campaign(Model& model, const train::PreparedSet& test, const CampaignSpec& spec,
-                            const std::function<void(const RoundResult&)>& on_round = {}, std::vector<RoundResult> resumed = {}) {
+                            const std::function<void(const RoundResult&)>& on_round = {}, std::vector<RoundResult> resumed = {},
+                            const BatchRunner& runner = {}) {
     spec.fault.validate();
     if (spec.rounds == 0) throw Error("fault campaign: rounds must be positive");
     return std::visit([&](const auto& codec) {
@@ -352,8 +375,12 @@ CampaignResult run_campaign(Model& model, const train::PreparedSet& test, const 
             rr.stratum = item.stratum;
             if (design.stratified()) {
                 rr.critical = design.strata().draw_count(item.stratum, spec.seed, item.round);
-                rr.flips = store.inject_conditional(spec.fault, r.critical_mask, rr.critical, CriticalStrata::critical_key(spec.seed, item.round, item.stratum),
-                                                    CriticalStrata::other_key(spec.seed, item.round, item.stratum));
+                const Stratum& st = design.strata()[item.stratum];
+                const StreamKey critical = CriticalStrata::critical_key(spec.seed, item.round, item.stratum);
+                const StreamKey other = CriticalStrata::other_key(spec.seed, item.round, item.stratum);
+                rr.flips = st.is_split() ? store.inject_conditional(spec.fault, r.critical_mask, st.negative, critical, rr.critical - st.negative,
+                                                                    CriticalStrata::positive_key(spec.seed, item.round, item.stratum), other)
+                                         : store.inject_conditional(spec.fault, r.critical_mask, rr.critical, critical, other);
             } else {
                 rr.flips = store.inject(spec.fault, StreamKey{spec.seed, item.round, 0});
             }
@@ -364,7 +391,7 @@ CampaignResult run_campaign(Model& model, const train::PreparedSet& test, const 
         const std::size_t before = resumed.size();
         r.rounds = std::move(resumed);
         const auto start = std::chrono::steady_clock::now();
-        run_design(design, sample, r.rounds, on_round);
+        run_design(design, sample, r.rounds, on_round, runner);
         const std::size_t ran = r.rounds.size() - before;
         r.seconds_per_round = ran ? std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / static_cast<double>(ran) : 0.0;
         r.estimate = design.finish(r.rounds, r.clean.accuracy(), test.classes);

@@ -48,6 +48,7 @@
 #include <limits>
 #include <numeric>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -489,16 +490,34 @@ private:
     std::optional<CriticalStrata> strata_;
 };
 
+/// Runs the work items of one batch: out[j] = sample(items[j]) for every j (`out` is resized).
+/// Empty: run them here, in order. A distributed runner (fault/mpi.hpp) splits them over
+/// processes and gathers every result on every process, so all of them plan the same next batch.
+using BatchRunner = std::function<void(std::span<const WorkItem> items, const std::function<RoundResult(const WorkItem&)>& sample,
+                                       std::vector<RoundResult>& out)>;
+
 /// Runs `design` to completion: sample(item) -> RoundResult for each work item of each batch,
 /// appended to `done` (which may hold the rounds of an interrupted run); `on_round` sees each.
 template <class Sample>
 void run_design(const EstimatorDesign& design, Sample&& sample, std::vector<RoundResult>& done,
-                const std::function<void(const RoundResult&)>& on_round = {}) {
-    for (auto r = design.replay(done); !r.missing.empty(); r = design.advance(std::move(r), done))
-        for (const WorkItem& item : r.missing) {
-            done.push_back(sample(item));
+                const std::function<void(const RoundResult&)>& on_round = {}, const BatchRunner& runner = {}) {
+    std::vector<RoundResult> batch;
+    for (auto r = design.replay(done); !r.missing.empty(); r = design.advance(std::move(r), done)) {
+        if (!runner) {
+            for (const WorkItem& item : r.missing) {
+                done.push_back(sample(item));
+                if (on_round) on_round(done.back());
+            }
+            continue;
+        }
+        runner(std::span<const WorkItem>(r.missing), [&](const WorkItem& item) { return sample(item); }, batch);
+        if (batch.size() != r.missing.size()) throw Error("batch runner: returned " + std::to_string(batch.size()) + " results for " +
+                                                          std::to_string(r.missing.size()) + " work items");
+        for (const RoundResult& rr : batch) {
+            done.push_back(rr);
             if (on_round) on_round(done.back());
         }
+    }
 }
 
 }  // namespace safnet::fault

@@ -1,4 +1,4 @@
-// safnet/fault/report.hpp — the files a sweep writes, schema "safnet-campaign/2".
+// safnet/fault/report.hpp — the files a sweep writes, schema "safnet-campaign/3".
 //
 //   rounds.csv    one row per round: configuration columns, stratum, critical faults, flips,
 //                 top1, top5, nan_images, inf_images
@@ -9,8 +9,9 @@
 //                 max, chance_fraction, top5_mean, fail_drop, fail_prob, fail_ci_low/high
 //                 (Clopper-Pearson, stratified: conservative), expected_loss, loss_ci_low/high,
 //                 stopped_adaptively, critical_mask, critical_bits, NaN/Inf counts, stored_bits
-//   strata.csv    per stratum of stratified configurations: K_c range, weight, rounds, mean, sd,
-//                 failures
+//   strata.csv    per stratum of stratified configurations: K_c range (critical_faults), K_- of
+//                 a sign-split stratum (negative_faults, "*" if not split), weight, rounds,
+//                 mean, sd, failures
 //   curve.csv     accuracy-vs-BER curves from the exact-count strata: rate, mean, band, tail
 // Every file is a pure function of the results (wall-clock figures live in the tool's
 // timing.json), so reruns, resumed runs and other thread counts give the same bytes.
@@ -29,7 +30,7 @@
 
 namespace safnet::fault {
 
-inline constexpr const char* report_schema = "safnet-campaign/2";
+inline constexpr const char* report_schema = "safnet-campaign/3";
 
 inline std::string csv_escape(const std::string& s) {
     if (s.find_first_of(",\"\n") == std::string::npos) return s;
@@ -169,6 +170,7 @@ inline std::string strata_csv(const std::vector<Configuration>& configs, const s
             auto row = configuration_json(c, models);
             row["stratum"] = s;
             row["critical_faults"] = st.stratum.label();
+            row["negative_faults"] = st.stratum.negative_label();
             row["weight"] = st.stratum.weight;
             row["rounds"] = st.rounds;
             row["mean"] = st.mean;
@@ -181,7 +183,8 @@ inline std::string strata_csv(const std::vector<Configuration>& configs, const s
     return columns.empty() ? "" : csv_table(columns, rows);
 }
 
-/// One accuracy-vs-BER curve per (model, dtype, protection) with exact-count strata.
+/// One accuracy-vs-BER curve per (model, dtype, protection) with exact-count strata (only where
+/// all of k = 0 .. K_max are among `configs`).
 struct Curve {
     std::size_t model = 0;
     std::string dtype, protect;
@@ -204,10 +207,18 @@ inline std::vector<Curve> sweep_curves(const std::vector<Configuration>& configs
     for (const auto& key : order) {
         const auto& cs = groups[key];
         std::vector<std::vector<double>> acc(cs.size());
+        std::vector<bool> present(cs.size(), false);
+        bool complete = true;  // a shard may hold only some of the counts: no curve from those
         for (const auto* c : cs) {
             const auto k = static_cast<std::size_t>(*c->spec.fault.count);
-            for (const auto& r : c->result.rounds) acc.at(k).push_back(r.eval.accuracy());
+            if (k >= cs.size() || present[k]) {
+                complete = false;
+                break;
+            }
+            present[k] = true;
+            for (const auto& r : c->result.rounds) acc[k].push_back(r.eval.accuracy());
         }
+        if (!complete) continue;
         Curve curve{std::get<0>(key), std::get<1>(key), std::get<2>(key), cs.front()->result.stored_bits, cs.size() - 1, {}};
         curve.points = ber_curve(acc, curve.eligible_bits, spec.curve->rates(), spec.confidence);
         curves.push_back(std::move(curve));

@@ -19,8 +19,17 @@
 // with resume=true configurations found in it are loaded instead of rerun. The state's
 // identity is every option that changes results (not threads): resuming with another one
 // is an error naming it. Results are a pure function of the spec and the models.
+//
+// Shards (for schedulers without MPI): Shard{I, N} owns configuration i of plan_sweep's list
+// when i mod N = I. A shard run keeps only its configurations (shard_configurations) and
+// records {shard, flags, owned configurations, finished} as the state's run info;
+// merge_shard_states(paths) checks that the N states come from identical options and models
+// (their identities; an error names the first differing option), that shards 0 .. N-1 are each there once and
+// finished, and returns the union, from which a run with every configuration done writes the
+// same files as a single unsharded run.
 #pragma once
 
+#include <safnet/checked.hpp>
 #include <safnet/codec/registry.hpp>
 #include <safnet/fault/ber_curve.hpp>
 #include <safnet/fault/campaign.hpp>
@@ -54,6 +63,7 @@ struct SweepSpec {
     std::uint64_t seed = 1;
     Estimator estimator = Estimator::automatic;
     std::optional<std::uint64_t> critical_bits{};
+    bool sign_strata = true;  // stratified: split the critical strata by the sign of the hit values
     double confidence = 0.95, fail_drop = 10;
     Stopping stopping{};
     std::optional<CurveSpec> curve{};
@@ -84,6 +94,38 @@ struct Configuration {
                (spec.fault.count ? "|k" + std::to_string(*spec.fault.count) : "");
     }
 };
+
+/// A deterministic slice of a sweep: configuration i (in plan_sweep's order) belongs to shard i mod count.
+struct Shard {
+    std::size_t index = 0, count = 1;
+    bool owns(std::size_t configuration) const noexcept { return configuration % count == index; }
+    std::string text() const { return std::to_string(index) + "/" + std::to_string(count); }
+    friend bool operator==(const Shard&, const Shard&) = default;
+
+    /// "I/N" with 0 <= I < N <= 100000.
+    static Shard parse(const std::string& text, const std::string& what = "--shard") {
+        const auto slash = text.find('/');
+        const auto bad = [&](const std::string& why) { return Error(what + ": '" + text + "' " + why + " (expected I/N with 0 <= I < N, e.g. 0/4)"); };
+        if (slash == std::string::npos) throw bad("is not of the form I/N");
+        Shard sh;
+        try {
+            sh.index = static_cast<std::size_t>(parse_unsigned(text.substr(0, slash), 99999, what));
+            sh.count = static_cast<std::size_t>(parse_unsigned(text.substr(slash + 1), 100000, what));
+        } catch (const Error&) {
+            throw bad("has a bad number");
+        }
+        if (sh.count == 0 || sh.index >= sh.count) throw bad("needs 0 <= I < N");
+        return sh;
+    }
+};
+
+/// The configurations `shard` owns, in order.
+inline std::vector<Configuration> shard_configurations(std::vector<Configuration> configs, const Shard& shard) {
+    std::vector<Configuration> mine;
+    for (std::size_t i = 0; i < configs.size(); ++i)
+        if (shard.owns(i)) mine.push_back(std::move(configs[i]));
+    return mine;
+}
 
 namespace detail {
 
@@ -137,7 +179,7 @@ inline std::vector<Configuration> plan_sweep(const SweepSpec& spec, const std::v
         c.spec = CampaignSpec{.codec = codec_from_name(dtype), .fault = FaultModel{spec.kind, rate, count, mask}, .rounds = rounds, .first_round = 0,
                               .seed = spec.seed, .protection = protection_from_name(protect), .selection = s, .estimator = estimator,
                               .critical_bits = spec.critical_bits, .confidence = spec.confidence, .fail_drop = spec.fail_drop,
-                              .stopping = spec.stopping, .eval_batch = spec.eval_batch, .calibration = models[m].calibration};
+                              .stopping = spec.stopping, .sign_strata = spec.sign_strata, .eval_batch = spec.eval_batch, .calibration = models[m].calibration};
         detail::check_fault_space(c, models[m]);
         configs.push_back(std::move(c));
     };
@@ -222,7 +264,8 @@ inline nlohmann::json sweep_identity(const SweepSpec& s, const std::vector<Sweep
                                 {"flips", s.flips}, {"protect", s.protect}, {"weights", s.selection.weights}, {"biases", s.selection.biases},
                                 {"batchnorm", s.selection.batchnorm}, {"layers", s.selection.patterns}, {"per_layer", s.per_layer},
                                 {"per_bit", s.per_bit}, {"rounds", s.rounds}, {"seed", s.seed}, {"estimator", estimator_name(s.estimator)},
-                                {"critical_bits", s.critical_bits ? hex_mask(*s.critical_bits) : "auto"}, {"confidence", s.confidence},
+                                {"critical_bits", s.critical_bits ? hex_mask(*s.critical_bits) : "auto"}, {"strata", s.sign_strata ? "sign" : "count"},
+                                {"confidence", s.confidence},
                                 {"fail_drop", s.fail_drop}, {"ci_halfwidth", s.stopping.ci_halfwidth}, {"min_rounds", s.stopping.min_rounds},
                                 {"rare_failure", s.stopping.rare_failure}, {"check_every", s.stopping.check_every}, {"eval_batch", s.eval_batch}};
     if (s.curve)
@@ -230,6 +273,19 @@ inline nlohmann::json sweep_identity(const SweepSpec& s, const std::vector<Sweep
                           {"rounds", s.curve->rounds}};
     return nlohmann::json::parse(j.dump());
 }
+
+namespace detail {
+
+/// The first key of `a` whose value `b` lacks or holds differently (nullopt: none).
+inline std::optional<std::string> first_difference(const nlohmann::json& a, const nlohmann::json& b) {
+    for (auto it = a.begin(); it != a.end(); ++it)
+        if (!b.contains(it.key()) || b.at(it.key()) != it.value()) return it.key();
+    for (auto it = b.begin(); it != b.end(); ++it)
+        if (!a.contains(it.key())) return it.key();
+    return std::nullopt;
+}
+
+}  // namespace detail
 
 /// Finished configurations on disk: `path` holds {"identity": ..., "done": {key: result}}.
 class SweepState {
@@ -254,12 +310,15 @@ public:
                 throw Error(path_.string() + ": corrupt campaign state (needs an object with 'identity' and 'done'); delete it to start over");
             const auto& saved = state.at("identity");
             if (saved != identity_) {
-                for (auto it = identity_.begin(); it != identity_.end(); ++it)
-                    if (!saved.contains(it.key()) || saved.at(it.key()) != it.value())
-                        throw Error(path_.string() + ": --resume needs the options of the interrupted run; '" + it.key() + "' was " +
-                                    (saved.contains(it.key()) ? saved.at(it.key()).dump() : "unset") + ", now " + it.value().dump());
+                if (const auto key = detail::first_difference(identity_, saved))
+                    throw Error(path_.string() + ": --resume needs the options of the interrupted run; '" + *key + "' was " +
+                                (saved.contains(*key) ? saved.at(*key).dump() : "unset") + ", now " + identity_.at(*key).dump());
                 throw Error(path_.string() + ": --resume needs the options of the interrupted run, and they differ");
             }
+            const std::string saved_shard = state.contains("run") && state.at("run").contains("shard") ? state.at("run").at("shard").get<std::string>() : "0/1";
+            const std::string shard = run_.contains("shard") ? run_.at("shard").get<std::string>() : "0/1";
+            if (saved_shard != shard)
+                throw Error(path_.string() + ": --resume needs the shard of the interrupted run; it was " + saved_shard + ", now " + shard);
             for (auto it = state.at("done").begin(); it != state.at("done").end(); ++it) done_[it.key()] = it.value();
         } catch (const nlohmann::json::exception& e) {
             throw Error(path_.string() + ": corrupt campaign state (" + e.what() + "); delete it to start over");
@@ -277,14 +336,40 @@ public:
     /// Records a finished configuration and writes the whole state atomically.
     void put(const std::string& key, nlohmann::json result) {
         done_[key] = std::move(result);
+        write();
+    }
+
+    /// Run info kept beside the identity: {"shard": "I/N", "flags": [...], "configurations": n,
+    /// "finished": bool} for shard runs (see the header comment); resuming checks the shard.
+    void set_run(nlohmann::json run) { run_ = std::move(run); }
+    const nlohmann::json& run() const noexcept { return run_; }
+    /// Marks the run finished (every configuration done) and writes the state.
+    void finish() {
+        run_["finished"] = true;
+        write();
+    }
+    /// Replaces the finished configurations (a merge) and writes the state.
+    void assign(std::map<std::string, nlohmann::json> done) {
+        done_ = std::move(done);
+        write();
+    }
+
+    /// Only a writer touches the file (of several processes running one sweep, one writes).
+    void set_writer(bool writer) noexcept { writer_ = writer; }
+
+private:
+    void write() const {
+        if (!writer_) return;
         nlohmann::json state = {{"identity", identity_}, {"done", nlohmann::json::object()}};
+        if (!run_.is_null()) state["run"] = run_;
         for (const auto& [k, v] : done_) state["done"][k] = v;
         io::write_file_atomic(path_.string(), state.dump() + "\n");
     }
 
-private:
     std::filesystem::path path_;
     nlohmann::json identity_;
+    nlohmann::json run_ = nlohmann::json::object();
+    bool writer_ = true;
     std::map<std::string, nlohmann::json> done_;
 };
 
@@ -311,10 +396,10 @@ inline std::vector<RoundResult> rounds_from_json(const nlohmann::json& j, std::s
 }
 
 /// Runs `configs` (from plan_sweep) in order; see the header comment. `on_round(i, round)` and
-/// `on_done(i)` report progress (optional).
+/// `on_done(i)` report progress (optional); `runner` runs each batch of rounds (estimator.hpp).
 inline void run_sweep(std::vector<Configuration>& configs, std::vector<SweepModel>& models, SweepState& state, bool resume,
                       const std::function<void(std::size_t, const RoundResult&)>& on_round = {},
-                      const std::function<void(std::size_t, bool)>& on_done = {}) {
+                      const std::function<void(std::size_t, bool)>& on_done = {}, const BatchRunner& runner = {}) {
     if (resume) state.load();
     for (std::size_t i = 0; i < configs.size(); ++i) {
         Configuration& c = configs[i];
@@ -328,12 +413,70 @@ inline void run_sweep(std::vector<Configuration>& configs, std::vector<SweepMode
                 throw Error(state.path().string() + ": corrupt campaign state, configuration " + c.key() + ": " + e.what() + "; delete it to start over");
             }
         }
+        const BatchRunner named = runner ? BatchRunner([&](std::span<const WorkItem> items, const std::function<RoundResult(const WorkItem&)>& sample,
+                                                           std::vector<RoundResult>& out) {
+            try {
+                runner(items, sample, out);
+            } catch (const std::exception& e) {
+                throw Error("configuration " + c.key() + ": " + e.what());
+            }
+        }) : BatchRunner{};
         c.result = run_campaign(*m.net, *m.test, c.spec, [&](const RoundResult& r) {
             if (on_round) on_round(i, r);
-        }, std::move(resumed));
+        }, std::move(resumed), named);
         if (!saved) state.put(c.key(), result_json(c.result));
         if (on_done) on_done(i, saved != nullptr);
     }
+}
+
+/// The union of finished shard states (see the header comment).
+struct ShardUnion {
+    nlohmann::json identity, flags;
+    std::size_t configurations = 0;  // owned by the shards together
+    std::map<std::string, nlohmann::json> done;
+};
+
+inline ShardUnion merge_shard_states(const std::vector<std::filesystem::path>& paths) {
+    if (paths.empty()) throw Error("merge: no shard directories given");
+    ShardUnion u;
+    std::vector<bool> seen(paths.size(), false);
+    for (std::size_t n = 0; n < paths.size(); ++n) {
+        const std::string where = paths[n].string();
+        nlohmann::json state;
+        try {
+            const auto bytes = io::read_file(where, "a shard's campaign state");
+            state = nlohmann::json::parse(bytes.begin(), bytes.end());
+            if (!state.is_object() || !state.contains("identity") || !state.contains("done") || !state.at("done").is_object() || !state.contains("run"))
+                throw Error(where + ": not a campaign state with 'identity', 'run' and 'done'");
+            const auto& run = state.at("run");
+            if (!run.contains("shard") || !run.contains("flags") || !run.contains("configurations"))
+                throw Error(where + ": the state has no shard information (a run without --shard?)");
+            const Shard sh = Shard::parse(run.at("shard").get<std::string>(), where + ": shard");
+            if (sh.count != paths.size())
+                throw Error(where + ": is shard " + sh.text() + ", but " + std::to_string(paths.size()) + " shard directories were given");
+            if (seen[sh.index]) throw Error(where + ": shard " + sh.text() + " is given twice");
+            seen[sh.index] = true;
+            const std::size_t owned = run.at("configurations").get<std::size_t>();
+            if (!run.value("finished", false) || state.at("done").size() != owned)
+                throw Error(where + ": shard " + sh.text() + " is not finished (" + std::to_string(state.at("done").size()) + " of " +
+                            std::to_string(owned) + " configurations); resume it first");
+            if (n == 0) {
+                u.identity = state.at("identity");
+                u.flags = run.at("flags");
+            } else if (state.at("identity") != u.identity) {
+                const auto key = detail::first_difference(u.identity, state.at("identity")).value_or("?");
+                throw Error("merge: " + where + " comes from other options or models than " + paths[0].string() + ": '" + key + "' is " +
+                            (state.at("identity").contains(key) ? state.at("identity").at(key).dump() : "unset") + " there and " +
+                            (u.identity.contains(key) ? u.identity.at(key).dump() : "unset") + " in the first");
+            }
+            u.configurations += owned;
+            for (auto it = state.at("done").begin(); it != state.at("done").end(); ++it)
+                if (!u.done.emplace(it.key(), it.value()).second) throw Error("merge: configuration " + it.key() + " is in two shards");
+        } catch (const nlohmann::json::exception& e) {
+            throw Error(where + ": corrupt campaign state (" + e.what() + ")");
+        }
+    }
+    return u;
 }
 
 }  // namespace safnet::fault
