@@ -28,6 +28,7 @@
 #include <safnet/codec/registry.hpp>
 #include <safnet/fault/bitflip.hpp>
 #include <safnet/fault/estimator.hpp>
+#include <safnet/fault/prefix_cache.hpp>
 #include <safnet/fault/statistics.hpp>
 #include <safnet/nn/parameter.hpp>
 #include <safnet/train/evaluate.hpp>
@@ -92,6 +93,20 @@ struct CampaignSpec {
     double tail_mass = 1e-3;  // the critical strata end where P(K_c > K_max) <= this
     std::size_t eval_batch = 500;
     const train::PreparedSet* calibration = nullptr;  // clip_activations thresholds; null = the test set
+    // Prefix cache budget in bytes (prefix_cache.hpp: rounds start at the first damaged layer,
+    // NaN images stop early; results unchanged): unset = default_cache_bytes(), 0 = off
+    // (every round a full evaluation).
+    std::optional<std::size_t> cache_bytes{};
+};
+
+/// What the prefix cache did in a campaign (none of it changes a result).
+struct CacheReport {
+    bool on = false;         // a segmented model and a nonzero budget
+    std::size_t budget = 0, bytes = 0, cuts = 0;
+    bool nan_exit = false;   // NaN images stopped early
+    double build_seconds = 0;       // the clean pass, recording the cuts
+    double computed_fraction = 1;   // mean share of a full pass's work a round computed
+    std::string note;               // why nothing is cached, or empty
 };
 
 struct CampaignResult {
@@ -104,6 +119,7 @@ struct CampaignResult {
     std::uint64_t critical_bits = 0;  // eligible critical bits in the store
     std::size_t tensors = 0, values = 0;
     double seconds_per_round = 0;   // wall time of a round (inject, evaluate, restore), averaged
+    CacheReport cache{};
     const Summary& top1() const noexcept { return estimate.top1; }
 };
 
@@ -182,6 +198,8 @@ public:
     }
     /// Stored words holding a negative clean value (sign bit set, as the codec reads it).
     std::size_t negative_words() const noexcept { return negative_.size(); }
+    /// Whether target tensor t holds a damaged value (between inject and restore).
+    bool damaged(std::size_t t) const noexcept { return !changed_.empty() && !local_[t].empty(); }
 
     /// Per-bit vulnerability: for each bit position b, the mean over all stored words of
     /// |tau(read(w ^ 2^b)) - tau(read(w))| (the change of the effective weight a flip of b
@@ -368,7 +386,36 @@ CampaignResult run_campaign(Model& model, const train::PreparedSet& test, const 
         nn::Tensor<float> x;
         const ActivationLimits limits(model, spec.protection == Protection::clip_activations ? (spec.calibration ? spec.calibration : &test) : nullptr,
                                       spec.eval_batch, x);
-        r.clean = train::evaluate(model, test, spec.eval_batch, x);
+        std::optional<typename prefix_cache_for<Model>::type> cache;
+        std::vector<std::size_t> target_segment;
+        if constexpr (SegmentedModel<Model>) {
+            const std::size_t budget = spec.cache_bytes.value_or(default_cache_bytes());
+            if (budget > 0) {
+                const auto per_word = static_cast<std::uint64_t>(detail::eligible_bits(codec.bits_per_value(), spec.fault.bit_mask).count);
+                std::vector<std::uint64_t> bits(model.segment_count(), 0);
+                for (const auto& t : store.targets()) {
+                    target_segment.push_back(model.segment_of(t.value));
+                    bits[target_segment.back()] += per_word * t.value->size();
+                }
+                const double flips = spec.fault.count ? static_cast<double>(*spec.fault.count) : spec.fault.rate * static_cast<double>(r.stored_bits);
+                cache.emplace(model, test, budget, first_damage_distribution(bits, flips));
+                r.clean = cache->build(spec.eval_batch, x);
+                r.cache = {.on = true, .budget = budget, .bytes = cache->bytes(), .cuts = cache->cuts().size(), .nan_exit = cache->nan_exit(),
+                           .build_seconds = cache->build_seconds(), .computed_fraction = 1, .note = cache->note()};
+            }
+        }
+        if (!cache) r.clean = train::evaluate(model, test, spec.eval_batch, x);
+        const auto evaluate_round = [&] {
+            if constexpr (SegmentedModel<Model>) {
+                if (cache) {
+                    std::size_t first = cache->segment_count();
+                    for (std::size_t t = 0; t < target_segment.size(); ++t)
+                        if (store.damaged(t)) first = std::min(first, target_segment[t]);
+                    return cache->evaluate(first, spec.eval_batch, x);
+                }
+            }
+            return train::evaluate(model, test, spec.eval_batch, x);
+        };
         const auto sample = [&](const WorkItem& item) {
             RoundResult rr;
             rr.round = item.round;
@@ -384,7 +431,7 @@ CampaignResult run_campaign(Model& model, const train::PreparedSet& test, const 
             } else {
                 rr.flips = store.inject(spec.fault, StreamKey{spec.seed, item.round, 0});
             }
-            rr.eval = train::evaluate(model, test, spec.eval_batch, x);
+            rr.eval = evaluate_round();
             store.restore();
             return rr;
         };
@@ -395,6 +442,8 @@ CampaignResult run_campaign(Model& model, const train::PreparedSet& test, const 
         const std::size_t ran = r.rounds.size() - before;
         r.seconds_per_round = ran ? std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / static_cast<double>(ran) : 0.0;
         r.estimate = design.finish(r.rounds, r.clean.accuracy(), test.classes);
+        if constexpr (SegmentedModel<Model>)
+            if (cache) r.cache.computed_fraction = cache->computed_fraction();
         count_nan_inf(r);
         return r;
     }, spec.codec);

@@ -21,8 +21,11 @@
 #include <safnet/nn/linear.hpp>
 #include <safnet/nn/pooling.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -101,6 +104,15 @@ public:
         }
         conv2_.forward_image(mid, y, t);
         bn2_.eval_image(y, y, sc, out_hw_, true);
+    }
+    /// The output shape for an input of shape `in` (nothing is prepared).
+    Shape output_shape(const Shape& in) const { return conv2_.output_shape(conv1_.output_shape(in)); }
+    /// f(conv, its input shape) for each conv, given the block's input shape `in`.
+    template <class F>
+    void for_each_conv_shape(const Shape& in, F&& f) const {
+        f(conv1_, in);
+        f(conv2_, conv1_.output_shape(in));
+        if (proj_conv_) f(*proj_conv_, in);
     }
     bool eval_tracks_max() const noexcept {
         return bn1_.tracking_activation_max() || bn2_.tracking_activation_max() ||
@@ -235,6 +247,18 @@ private:
     std::vector<Tensor<T>> scratch_;  // per thread: forward_eval_fused's mid and shortcut images
 };
 
+/// How ResNet::forward_segments() runs one batch in eval mode. A network is cut into segments:
+/// 0 the stem (conv, BN, ReLU, ResNet18's max pool), 1..B the basic blocks, B+1 the head
+/// (global average pool, classifier). Cut s (1 <= s <= B+1) is the input of segment s, per
+/// image; cut B+1 is the pooled feature vector.
+template <std::floating_point T>
+struct SegmentPass {
+    std::size_t start = 0;     // first segment computed; for start >= 1 its input cut is read from `input`
+    const T* input = nullptr;  // start >= 1: cut `start` of every image of the batch, contiguous
+    std::span<T* const> record{};  // record[s] non-null: cut s of every image is written there
+    bool nan_exit = false;     // an image whose activations hold a NaN stops there: all its logits are NaN
+};
+
 struct ResNetOptions {
     std::string arch = "resnet20";
     std::size_t in_channels = 3;
@@ -275,10 +299,10 @@ public:
         // The parameter table is built once: optimizers walk it every step without
         // building names (no allocation per step). It points into this object, which is
         // therefore neither copyable nor movable.
-        stem_->for_each_parameter("conv1", collect());
-        stem_bn_->for_each_parameter("bn1", collect());
-        for (std::size_t i = 0; i < blocks_.size(); ++i) blocks_[i].for_each_parameter(names_[i], collect());
-        fc_->for_each_parameter("fc", collect());
+        stem_->for_each_parameter("conv1", collect(0));
+        stem_bn_->for_each_parameter("bn1", collect(0));
+        for (std::size_t i = 0; i < blocks_.size(); ++i) blocks_[i].for_each_parameter(names_[i], collect(i + 1));
+        fc_->for_each_parameter("fc", collect(blocks_.size() + 1));
     }
     ResNet(const ResNet&) = delete;
     ResNet& operator=(const ResNet&) = delete;
@@ -309,35 +333,110 @@ public:
     }
 
     const Tensor<T>& forward(const Tensor<T>& x, Mode mode) {
-        require_rank(x.shape(), 4, "ResNet");
-        if (x.shape()[1] != options_.in_channels)
-            throw Error("ResNet: input has " + std::to_string(x.shape()[1]) + " channels, model expects " +
-                        std::to_string(options_.in_channels));
-        if (mode == Mode::eval && !stem_bn_->tracking_activation_max()) {  // BN + ReLU in the conv's epilogue
-            const Shape s = stem_->output_shape(x.shape());
-            stem_->forward(x, stem_relu_, stem_bn_->eval_epilogue(s[2] * s[3], true));
-        } else {
-            stem_->forward(x, stem_out_);
-            stem_bn_->forward(stem_out_, stem_relu_, mode, nullptr, true);
-        }
+        check_input(x.shape());
+        if (mode == Mode::eval && !stem_bn_->tracking_activation_max() && !eval_tracks_max()) return forward_segments(x, {});
+        stem_->forward(x, stem_out_);
+        stem_bn_->forward(stem_out_, stem_relu_, mode, nullptr, true);
         trained_forward_ = mode == Mode::train;
         const Tensor<T>* h = &stem_relu_;
         if (imagenet_) {
             pool_.forward(stem_relu_, pool_out_);
             h = &pool_out_;
         }
-        if (mode == Mode::eval && !eval_tracks_max()) {
-            forward_blocks_depth_first(*h);
-        } else {
-            for (std::size_t i = 0; i < blocks_.size(); ++i) {
-                blocks_[i].forward(*h, outs_[i], mode);
-                h = &outs_[i];
-            }
-            GlobalAvgPool<T>::forward(*h, gap_);
+        for (std::size_t i = 0; i < blocks_.size(); ++i) {
+            blocks_[i].forward(*h, outs_[i], mode);
+            h = &outs_[i];
         }
+        GlobalAvgPool<T>::forward(*h, gap_);
         fc_->forward(gap_, logits_);
         input_ = &x;
         return logits_;
+    }
+
+    /// Eval mode in segments (SegmentPass): starting at segment pass.start from a stored cut,
+    /// recording cuts, stopping NaN images early. Every image that does not stop gets the
+    /// logits forward(x, Mode::eval) gives, bit for bit: the same operations run; an image
+    /// that stops (nan_exit) gets all-NaN logits, which forward() also gives it whenever
+    /// nan_reaches_logits(). x gives the batch's shape; its values are read only when
+    /// pass.start == 0.
+    /// Requires: no BN tracks activation maxima; pass.start < segment_count(); pass.input
+    /// holds cut pass.start of the batch's images when pass.start >= 1; every record[s] has
+    /// room for the batch's cut s.
+    const Tensor<T>& forward_segments(const Tensor<T>& x, const SegmentPass<T>& pass) {
+        check_input(x.shape());
+        if (pass.start >= segment_count())
+            throw Error("ResNet: segment " + std::to_string(pass.start) + " does not exist (" + std::to_string(segment_count()) + " segments)");
+        if (pass.start > 0 && !pass.input) throw Error("ResNet: a pass starting at segment " + std::to_string(pass.start) + " needs its input cut");
+        if (stem_bn_->tracking_activation_max() || eval_tracks_max()) throw Error("ResNet: segment evaluation while BN layers track activation maxima");
+        trained_forward_ = false;
+        input_ = &x;
+        if (pass.start > 0) {
+            run_blocks(pass.input, block_input_shape(x.shape()), pass);
+        } else {  // BN + ReLU in the conv's epilogue
+            const Shape stem_conv = stem_->output_shape(x.shape());
+            stem_->forward(x, stem_relu_, stem_bn_->eval_epilogue(stem_conv[2] * stem_conv[3], true));
+            const Tensor<T>* h = &stem_relu_;
+            if (imagenet_) {
+                pool_.forward(stem_relu_, pool_out_);
+                h = &pool_out_;
+            }
+            run_blocks(h->data(), h->shape(), pass);
+        }
+        fc_->forward(gap_, logits_);
+        return logits_;
+    }
+
+    /// Segments of forward_segments(): the stem, each block, the head.
+    std::size_t segment_count() const noexcept { return blocks_.size() + 2; }
+    /// The segment that reads the parameter tensor `value` (one of parameters()).
+    std::size_t segment_of(const Tensor<T>* value) const {
+        for (std::size_t i = 0; i < params_.size(); ++i)
+            if (params_[i].value == value) return param_segment_[i];
+        throw Error("ResNet::segment_of: the tensor is not a parameter of this model");
+    }
+    /// Elements per image of each cut for a batch of shape `in` (index 0: the input image).
+    std::vector<std::size_t> cut_elements(const Shape& in) const {
+        check_input(in);
+        std::vector<std::size_t> e{in[1] * in[2] * in[3]};
+        Shape s = block_input_shape(in);
+        for (const auto& b : blocks_) {
+            e.push_back(s[1] * s[2] * s[3]);
+            s = b.output_shape(s);
+        }
+        e.push_back(s[1]);
+        return e;
+    }
+    /// Multiply-adds per image of each segment for a batch of shape `in`.
+    std::vector<double> segment_costs(const Shape& in) const {
+        check_input(in);
+        const auto macs = [](const Conv2d<T>& c, const Shape& s) {
+            const Shape o = c.output_shape(s);
+            const auto& opt = c.options();
+            return static_cast<double>(opt.out_channels * opt.in_channels * opt.kernel * opt.kernel * o[2] * o[3]);
+        };
+        std::vector<double> cost{macs(*stem_, in)};
+        Shape s = block_input_shape(in);
+        for (const auto& b : blocks_) {
+            double c = 0;
+            b.for_each_conv_shape(s, [&](const Conv2d<T>& conv, const Shape& cs) { c += macs(conv, cs); });
+            cost.push_back(c);
+            s = b.output_shape(s);
+        }
+        cost.push_back(static_cast<double>(s[1] * (s[2] * s[3] + options_.num_classes)));
+        return cost;
+    }
+    /// Whether a NaN anywhere in an image's block activations reaches every one of its logits
+    /// (so that forward_segments' nan_exit gives exactly forward()'s logits): true unless an
+    /// activation limit (Clip-Act, which turns NaN into 0) is set. Why: the fused ReLU keeps
+    /// NaN, BN is a per-channel affine map, every block conv is 3x3 with padding 1 and
+    /// stride <= 2 (each input position lies in some window, and every output channel sums
+    /// all input channels), so a NaN at a block's output reaches every channel of the next
+    /// block's output; global pooling averages every position and the classifier sums every
+    /// feature; NaN survives +, - and * with anything.
+    bool nan_reaches_logits() {
+        bool limited = false;
+        for_each_relu_batchnorm([&](const BatchNorm2d<T>& bn) { limited |= bn.activation_limit() >= T(0); });
+        return !limited;
     }
 
     /// Backpropagates d loss / d logits through the last forward() (which must have been in
@@ -408,8 +507,11 @@ public:
     }
 
 private:
-    auto collect() {
-        return [this](const Parameter<T>& p) { params_.push_back(p); };
+    auto collect(std::size_t segment) {
+        return [this, segment](const Parameter<T>& p) {
+            params_.push_back(p);
+            param_segment_.push_back(segment);
+        };
     }
     static std::size_t cifar_depth(const std::string& arch) {
         for (std::size_t d : {20, 32, 44, 56, 110})
@@ -422,35 +524,71 @@ private:
         return false;
     }
 
-    // Eval mode: every block, then the global average pool, on one image at a time, each pool
-    // thread on its own images. A batch's activations no longer stream through memory
-    // between blocks (at batch 1000 each is 16-65 MB): they stay in per-thread buffers in
-    // cache. The per-block activations (outs_) are therefore not kept in eval mode.
-    void forward_blocks_depth_first(const Tensor<T>& x) {
+    void check_input(const Shape& in) const {
+        require_rank(in, 4, "ResNet");
+        if (in[1] != options_.in_channels)
+            throw Error("ResNet: input has " + std::to_string(in[1]) + " channels, model expects " + std::to_string(options_.in_channels));
+    }
+    // The shape of block 0's input (the stem's, after ResNet18's max pool).
+    Shape block_input_shape(const Shape& in) const {
+        const Shape s = stem_->output_shape(in);
+        return imagenet_ ? detail::pooled_shape(s, stem_pool_, "MaxPool2d") : s;
+    }
+
+    // Eval mode from block pass.start - 1 (block 0 for the stem): every block, then the global
+    // average pool, on one image at a time, each pool thread on its own images. A batch's
+    // activations do not stream through memory between blocks (at batch 1000 each is 16-65
+    // MB): they stay in per-thread buffers in cache, and are not kept (outs_) in eval mode.
+    // `in0` holds the first computed segment's input cut for every image; `s` is block 0's
+    // input shape.
+    void run_blocks(const T* in0, Shape s, const SegmentPass<T>& pass) {
         const profile::Scope scope(profile::Kind::conv_forward);
-        const std::size_t batch = x.shape()[0], in_image = x.size() / batch;
-        Shape s = x.shape();
-        std::size_t largest = in_image;
-        for (auto& b : blocks_) {
-            s = b.prepare_eval_images(s);
-            largest = std::max(largest, s[1] * s[2] * s[3]);
+        const std::size_t batch = s[0], nb = blocks_.size(), head = nb + 1;
+        const std::size_t first = pass.start == 0 ? 0 : pass.start - 1;  // first block computed
+        cut_elems_.assign(nb + 2, 0);
+        out_plane_.assign(nb, 0);
+        std::size_t largest = 0;
+        for (std::size_t i = 0; i < nb; ++i) {
+            cut_elems_[i + 1] = s[1] * s[2] * s[3];
+            s = i < first ? blocks_[i].output_shape(s) : blocks_[i].prepare_eval_images(s);
+            out_plane_[i] = s[2] * s[3];
+            if (i >= first) largest = std::max({largest, cut_elems_[i + 1], s[1] * s[2] * s[3]});
         }
         const std::size_t channels = s[1], hw = s[2] * s[3];
+        cut_elems_[head] = channels;
         gap_.resize(Shape{batch, channels});
         scratch_.resize(thread_pool().size());
-        for (auto& t : scratch_) t.resize(Shape{4 * largest});
+        for (auto& t : scratch_) t.resize(Shape{4 * std::max<std::size_t>(largest, 1)});
+        const auto recorded = [&](std::size_t cut) -> T* { return cut < pass.record.size() ? pass.record[cut] : nullptr; };
+        const std::size_t in_elems = cut_elems_[std::max<std::size_t>(pass.start, 1)];
         thread_pool().parallel_for(batch, [&](std::size_t b, std::size_t e, std::size_t t) {
             T* buf = scratch_[t].data();
             for (std::size_t n = b; n < e; ++n) {
-                const T* in = x.data() + n * in_image;
-                for (std::size_t i = 0; i < blocks_.size(); ++i) {
+                T* features = gap_.data() + n * channels;
+                const T* in = in0 + n * in_elems;
+                bool stopped = false;
+                for (std::size_t i = first; i < nb && !stopped; ++i) {
+                    if (T* r = recorded(i + 1)) std::copy(in, in + cut_elems_[i + 1], r + n * cut_elems_[i + 1]);
                     T* out = buf + (i % 2) * largest;  // ping-pong; the other two are the block's scratch
                     blocks_[i].forward_eval_image(in, out, buf + 2 * largest, buf + 3 * largest, t);
                     in = out;
+                    stopped = pass.nan_exit && plane_has_nan(out, out_plane_[i]);  // channel 0 (see nan_reaches_logits)
                 }
-                for (std::size_t c = 0; c < channels; ++c) gap_[n * channels + c] = GlobalAvgPool<T>::plane_mean(in + c * hw, hw);
+                if (stopped) {
+                    std::fill(features, features + channels, std::numeric_limits<T>::quiet_NaN());
+                } else if (pass.start == head) {
+                    std::copy(in, in + channels, features);
+                } else {
+                    for (std::size_t c = 0; c < channels; ++c) features[c] = GlobalAvgPool<T>::plane_mean(in + c * hw, hw);
+                }
+                if (T* r = recorded(head)) std::copy(features, features + channels, r + n * channels);
             }
         });
+    }
+    static bool plane_has_nan(const T* p, std::size_t n) noexcept {
+        bool nan = false;
+        for (std::size_t j = 0; j < n; ++j) nan |= p[j] != p[j];
+        return nan;
     }
 
     const Tensor<T>& block_input(std::size_t i) const {
@@ -462,7 +600,8 @@ private:
     bool imagenet_ = false;
     std::optional<Conv2d<T>> stem_;
     std::optional<BatchNorm2d<T>> stem_bn_;
-    MaxPool2d<T> pool_{PoolOptions{3, 2, 1}};
+    static constexpr PoolOptions stem_pool_{3, 2, 1};  // ResNet18
+    MaxPool2d<T> pool_{stem_pool_};
     std::vector<BasicBlock<T>> blocks_;
     std::vector<std::string> names_;
     std::optional<Linear<T>> fc_;
@@ -471,7 +610,9 @@ private:
     Tensor<T> stem_out_, stem_relu_, pool_out_, gap_, logits_, dgap_, da_, db_, dinput_;
     std::vector<Tensor<T>> outs_;
     std::vector<Tensor<T>> scratch_;  // per thread: depth-first evaluation's four images
+    std::vector<std::size_t> cut_elems_, out_plane_;  // run_blocks: elements per image of each cut, each block's output plane
     std::vector<Parameter<T>> params_;
+    std::vector<std::size_t> param_segment_;  // parallel to params_
 };
 
 }  // namespace safnet::nn
