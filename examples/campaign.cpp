@@ -38,7 +38,7 @@ struct Flags {
     std::vector<std::string> models, dtypes{"fp32"}, protect{"none"}, layers;
     std::vector<double> bers{1e-5};
     std::string dataset = "fashion-mnist", data_dir, fault = "flip", bits = "all", rounds = "100", out, saf, estimator = "auto",
-                critical_bits = "auto", strata = "sign", ber_curve, shard;
+                critical_bits = "auto", strata = "sign", ber_curve, shard, cache_mb = "auto";
     std::uint64_t flips = 0, seed = 1;
     double margin = 0.05, confidence = 0.95, ci_halfwidth = 0, fail_drop = 10, rare_failure = 0.01;
     std::size_t threads = 2, test_limit = 0, batch = 500, min_rounds = 30, curve_rounds = 0, curve_kmax = 0;
@@ -97,6 +97,9 @@ void add_flags(CLI::App& app, Flags& f) {
     app.add_flag("--per-bit", f.per_bit, "analysis: faults in one bit position at a time");
     app.add_option("--test-limit", f.test_limit, "evaluate on the first N test images only (0 = all)")->capture_default_str();
     app.add_option("--batch", f.batch, "evaluation batch size")->check(CLI::Range(std::size_t{1}, std::size_t{100000}))->capture_default_str();
+    app.add_option("--cache-mb", f.cache_mb, "memory for the clean prefix cache in MB (rounds compute only from the first damaged layer, "
+                                             "NaN images stop early; results unchanged), 0 = off, auto = a quarter of the available memory")
+        ->capture_default_str();
     app.add_flag("--quiet", f.quiet, "no progress bar");
     app.add_flag("--resume", f.resume, "skip configurations already finished in --out (its campaign-state.json) by a run with the same flags");
     app.add_option("--shard", f.shard, "run only the I-th of N deterministic slices of the configurations (I/N, e.g. 0/4); "
@@ -117,13 +120,13 @@ struct Process {
 Process g_process;
 
 /// The flags that decide a run's results: the command line without --out, --shard, --resume,
-/// --threads and --quiet (what a merge reruns).
+/// --threads, --cache-mb and --quiet (what a merge reruns).
 std::vector<std::string> result_flags(const std::vector<std::string>& args) {
     const auto name = [](const std::string& a) { return a.substr(0, a.find('=')); };
     std::vector<std::string> kept;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string n = name(args[i]);
-        if (n == "--out" || n == "--shard" || n == "--threads") {
+        if (n == "--out" || n == "--shard" || n == "--threads" || n == "--cache-mb") {
             if (args[i].find('=') == std::string::npos) ++i;  // the value is the next argument
         } else if (n != "--resume" && n != "--quiet") {
             kept.push_back(args[i]);
@@ -165,6 +168,7 @@ fault::SweepSpec sweep_spec(const Flags& f) {
         s.curve->k_max = f.curve_kmax;
     }
     s.eval_batch = f.batch;
+    if (f.cache_mb != "auto") s.cache_bytes = static_cast<std::size_t>(parse_unsigned(f.cache_mb, 1u << 30, "--cache-mb")) << 20;
     return s;
 }
 
@@ -372,6 +376,7 @@ int run(const Flags& f) {
     std::size_t ran = 0, resumed = 0;
     nlohmann::ordered_json timing = nlohmann::ordered_json::array();
     auto config_start = start;
+    bool noted_cache = false;
     fault::run_sweep(configs, models, state, f.resume,
         [&](std::size_t i, const fault::RoundResult&) {
             ++ran;
@@ -383,14 +388,21 @@ int run(const Flags& f) {
             const auto now = std::chrono::steady_clock::now();
             resumed += from_state;
             const auto& c = configs[i];
+            const auto& cache = c.result.cache;
             timing.push_back({{"configuration", c.key()}, {"seconds", std::chrono::duration<double>(now - config_start).count()},
-                              {"resumed", from_state}, {"rounds", c.result.rounds.size()}});
+                              {"resumed", from_state}, {"rounds", c.result.rounds.size()},
+                              {"prefix_cache", {{"on", cache.on}, {"bytes", cache.bytes}, {"cuts", cache.cuts}, {"nan_exit", cache.nan_exit},
+                                                {"build_seconds", cache.build_seconds}, {"computed_fraction", cache.computed_fraction}}}});
+            if (writer && !from_state && !cache.note.empty() && !noted_cache) {
+                std::printf("%s\n", cache.note.c_str());
+                noted_cache = true;
+            }
             config_start = now;
             if (!live && writer && !from_state && c.analysis == "ber") {
                 const auto& e = c.result.estimate;
-                std::printf("[%zu/%zu] %s %s %s: clean %.2f %%, mean %.2f %% over %zu rounds (%s), P(fail) %.3f\n", i + 1, configs.size(),
-                            models[c.model].label.c_str(), c.dtype.c_str(), fault_label(c).c_str(), c.result.clean.accuracy(), e.top1.mean, e.rounds,
-                            fault::estimator_name(e.estimator), e.fail_prob);
+                std::printf("[%zu/%zu] %s %s %s: clean %.2f %%, mean %.2f %% over %zu rounds (%s), P(fail) %.3f; rounds computed %.0f %% of a pass\n",
+                            i + 1, configs.size(), models[c.model].label.c_str(), c.dtype.c_str(), fault_label(c).c_str(), c.result.clean.accuracy(),
+                            e.top1.mean, e.rounds, fault::estimator_name(e.estimator), e.fail_prob, 100 * cache.computed_fraction);
                 std::fflush(stdout);
             }
         },

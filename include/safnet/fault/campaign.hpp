@@ -9,9 +9,11 @@
 // fault model, decodes the damaged words, applies tau under the damaged-value policy and
 // evaluates top-1/top-5 accuracy on the test set (NaN logits = miss, counted; see
 // safnet/train/evaluate.hpp).
-// Cost of a round ~ one inference pass: only the damaged words are decoded and only their
-// tau is recomputed (SafWeight::refresh_at), and afterwards exactly those words are restored
-// (O(flips)), instead of re-encoding and re-applying tau to every weight.
+// Cost of a round: only the damaged words are decoded and only their tau is recomputed
+// (SafWeight::refresh_at), and afterwards exactly those words are restored (O(flips)); for a
+// segmented model (nn::ResNet) the evaluation starts at the first damaged layer from a cache
+// of the clean activations and stops NaN images early (prefix_cache.hpp, spec.cache_bytes),
+// with results identical to a full evaluation.
 // Reproducibility: round r draws its faults from Philox stream (seed, r, 0) over the
 // concatenated words of all selected tensors (in parameter order), and every round starts
 // from the clean words, so results are a pure function of (model, data, spec, r): the same
@@ -392,13 +394,9 @@ CampaignResult run_campaign(Model& model, const train::PreparedSet& test, const 
             const std::size_t budget = spec.cache_bytes.value_or(default_cache_bytes());
             if (budget > 0) {
                 const auto per_word = static_cast<std::uint64_t>(detail::eligible_bits(codec.bits_per_value(), spec.fault.bit_mask).count);
-                std::vector<std::uint64_t> bits(model.segment_count(), 0);
-                for (const auto& t : store.targets()) {
-                    target_segment.push_back(model.segment_of(t.value));
-                    bits[target_segment.back()] += per_word * t.value->size();
-                }
+                target_segment = target_segments(model, store);
                 const double flips = spec.fault.count ? static_cast<double>(*spec.fault.count) : spec.fault.rate * static_cast<double>(r.stored_bits);
-                cache.emplace(model, test, budget, first_damage_distribution(bits, flips));
+                cache.emplace(model, test, budget, first_damage_distribution(segment_bits(model, store, per_word), flips));
                 r.clean = cache->build(spec.eval_batch, x);
                 r.cache = {.on = true, .budget = budget, .bytes = cache->bytes(), .cuts = cache->cuts().size(), .nan_exit = cache->nan_exit(),
                            .build_seconds = cache->build_seconds(), .computed_fraction = 1, .note = cache->note()};
@@ -407,12 +405,7 @@ CampaignResult run_campaign(Model& model, const train::PreparedSet& test, const 
         if (!cache) r.clean = train::evaluate(model, test, spec.eval_batch, x);
         const auto evaluate_round = [&] {
             if constexpr (SegmentedModel<Model>) {
-                if (cache) {
-                    std::size_t first = cache->segment_count();
-                    for (std::size_t t = 0; t < target_segment.size(); ++t)
-                        if (store.damaged(t)) first = std::min(first, target_segment[t]);
-                    return cache->evaluate(first, spec.eval_batch, x);
-                }
+                if (cache) return cache->evaluate(first_damaged_segment(store, target_segment, cache->segment_count()), spec.eval_batch, x);
             }
             return train::evaluate(model, test, spec.eval_batch, x);
         };

@@ -200,6 +200,8 @@ public:
     std::size_t bytes() const noexcept { return bytes_; }
     std::size_t budget() const noexcept { return budget_; }
     bool nan_exit() const noexcept { return nan_exit_; }
+    /// Turns the NaN exit off (or back on where the model allows it): for measuring what it saves.
+    void set_nan_exit(bool on) { nan_exit_ = on && model_.nan_reaches_logits(); }
     double build_seconds() const noexcept { return build_seconds_; }
     /// Mean fraction of a full pass's work (by the model's cost estimate) that evaluate() computed.
     double computed_fraction() const noexcept { return rounds_ ? computed_ / static_cast<double>(rounds_) : 1.0; }
@@ -240,6 +242,32 @@ private:
     train::EvalResult clean_{};
     std::string note_;
 };
+
+/// The segment of each target tensor of `store` (a StoredWeights of `model`), in its order.
+template <SegmentedModel Model, class Store>
+std::vector<std::size_t> target_segments(const Model& model, const Store& store) {
+    std::vector<std::size_t> seg;
+    for (const auto& t : store.targets()) seg.push_back(model.segment_of(t.value));
+    return seg;
+}
+
+/// Stored bits per segment: `bits_per_word` eligible bits in each value of each target.
+template <SegmentedModel Model, class Store>
+std::vector<std::uint64_t> segment_bits(const Model& model, const Store& store, std::uint64_t bits_per_word) {
+    std::vector<std::uint64_t> bits(model.segment_count(), 0);
+    for (const auto& t : store.targets()) bits[model.segment_of(t.value)] += bits_per_word * t.value->size();
+    return bits;
+}
+
+/// The first segment holding a damaged value of `store` (between its inject and restore), or
+/// `none` when nothing is damaged.
+template <class Store>
+std::size_t first_damaged_segment(const Store& store, std::span<const std::size_t> target_segment, std::size_t none) {
+    std::size_t first = none;
+    for (std::size_t t = 0; t < target_segment.size(); ++t)
+        if (store.damaged(t)) first = std::min(first, target_segment[t]);
+    return first;
+}
 
 /// PrefixCache<Model> for a SegmentedModel, NoPrefixCache otherwise (for campaign code that
 /// works on any model).

@@ -68,6 +68,7 @@ struct SweepSpec {
     Stopping stopping{};
     std::optional<CurveSpec> curve{};
     std::size_t eval_batch = 500;
+    std::optional<std::size_t> cache_bytes{};  // CampaignSpec::cache_bytes (not part of the identity: results do not depend on it)
 };
 
 /// A model of the sweep: the network and the prepared test (and calibration) sets it is evaluated on.
@@ -179,7 +180,8 @@ inline std::vector<Configuration> plan_sweep(const SweepSpec& spec, const std::v
         c.spec = CampaignSpec{.codec = codec_from_name(dtype), .fault = FaultModel{spec.kind, rate, count, mask}, .rounds = rounds, .first_round = 0,
                               .seed = spec.seed, .protection = protection_from_name(protect), .selection = s, .estimator = estimator,
                               .critical_bits = spec.critical_bits, .confidence = spec.confidence, .fail_drop = spec.fail_drop,
-                              .stopping = spec.stopping, .sign_strata = spec.sign_strata, .eval_batch = spec.eval_batch, .calibration = models[m].calibration};
+                              .stopping = spec.stopping, .sign_strata = spec.sign_strata, .eval_batch = spec.eval_batch, .calibration = models[m].calibration,
+                              .cache_bytes = spec.cache_bytes};
         detail::check_fault_space(c, models[m]);
         configs.push_back(std::move(c));
     };
