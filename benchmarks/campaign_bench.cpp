@@ -134,4 +134,4 @@ void BM_CampaignRoundCached(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_CampaignRoundCached)->ArgsProduct({{0, 1}, {0, 1, 2, 3}})->Unit(benchmark::kSecond)->Iterations(12);
+BENCHMARK(BM_CampaignRoundCached)->ArgsProduct({{0, 1}, {0, 1, 2, 3}})->Unit(benchmark::kSecond)->Iterations(8);

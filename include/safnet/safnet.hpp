@@ -26,6 +26,7 @@
 #include <safnet/fault/estimator.hpp>
 #include <safnet/fault/fault_model.hpp>
 #include <safnet/fault/philox.hpp>
+#include <safnet/fault/prefix_cache.hpp>
 #include <safnet/fault/report.hpp>
 #include <safnet/fault/statistics.hpp>
 #include <safnet/fault/strata.hpp>
