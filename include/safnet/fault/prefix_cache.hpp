@@ -33,7 +33,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <fstream>
 #include <memory>
 #include <span>
@@ -145,8 +144,6 @@ public:
             store_[c].reset(new float[elements_[c] * test.size()]);  // no value-init: build() writes it all
             bytes_ += bytes[c];
         }
-        total_cost_ = 0;
-        for (double c : cost) total_cost_ += c;
         suffix_cost_.assign(cost.size() + 1, 0.0);
         for (std::size_t k = cost.size(); k-- > 0;) suffix_cost_[k] = suffix_cost_[k + 1] + cost[k];
         if (cuts_.empty() && test.size() > 0) {
@@ -182,7 +179,7 @@ public:
             return clean_;
         }
         const std::size_t start = start_for(first_damaged);
-        computed_ += suffix_cost_[start] / total_cost_;
+        computed_ += suffix_cost_[start] / suffix_cost_[0];
         ++rounds_;
         return run(start, batch, x, [&](std::size_t first) {
             return nn::SegmentPass<float>{.start = start, .input = start ? store_[start].get() + first * elements_[start] : nullptr, .record = {},
@@ -217,20 +214,13 @@ private:
         return s;
     }
 
+    // train::evaluate's batches, each run as the segment pass pass_for(its first image) gives;
+    // the images are copied in only when the pass starts at the input.
     template <class PassFor>
     train::EvalResult run(std::size_t start, std::size_t batch, nn::Tensor<float>& x, PassFor&& pass_for) {
-        if (batch == 0) throw Error("evaluate: batch size must be positive");
-        const nn::Shape& s = test_.images.shape();
-        const std::size_t image = s[1] * s[2] * s[3];
-        train::EvalResult r;
-        for (std::size_t first = 0; first < test_.size(); first += batch) {
-            const std::size_t n = std::min(batch, test_.size() - first);
-            x.resize(nn::Shape{n, s[1], s[2], s[3]});
-            if (start == 0) std::memcpy(x.data(), test_.images.data() + first * image, n * image * sizeof(float));
-            const auto pass = pass_for(first);
-            train::score(model_.forward_segments(x, pass), std::span<const std::int32_t>(test_.labels).subspan(first, n), r);
-        }
-        return r;
+        return train::evaluate_batches(test_, batch, x, start == 0, [&](std::size_t first, const nn::Tensor<float>& in) -> decltype(auto) {
+            return model_.forward_segments(in, pass_for(first));
+        });
     }
 
     Model& model_;
@@ -238,8 +228,8 @@ private:
     std::size_t budget_ = 0, bytes_ = 0, rounds_ = 0;
     std::vector<std::size_t> elements_, cuts_;
     std::vector<std::unique_ptr<float[]>> store_;  // per cut: every test image's input of that segment
-    std::vector<double> suffix_cost_;
-    double total_cost_ = 1, computed_ = 0, build_seconds_ = 0;
+    std::vector<double> suffix_cost_;  // suffix_cost_[s]: work of segments s.. (of a whole pass for s = 0)
+    double computed_ = 0, build_seconds_ = 0;
     bool nan_exit_ = false, built_ = false;
     train::EvalResult clean_{};
     std::string note_;

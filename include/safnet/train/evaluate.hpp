@@ -70,9 +70,11 @@ void score(const nn::Tensor<T>& logits, std::span<const std::int32_t> labels, Ev
     }
 }
 
-/// Evaluates `model` (eval mode) on `set` in batches of `batch`; `x` is a reusable workspace.
-template <class Model>
-EvalResult evaluate(Model& model, const PreparedSet& set, std::size_t batch, nn::Tensor<float>& x) {
+/// The batch loop of evaluate(): for each batch of `set` (of `batch` images, the last one
+/// shorter), x is shaped for it and, with copy_input, filled with its images; the logits
+/// forward(index of its first image, x) returns are scored.
+template <class Forward>
+EvalResult evaluate_batches(const PreparedSet& set, std::size_t batch, nn::Tensor<float>& x, bool copy_input, Forward&& forward) {
     if (batch == 0) throw Error("evaluate: batch size must be positive");
     const nn::Shape& s = set.images.shape();
     const std::size_t image = s[1] * s[2] * s[3];
@@ -80,10 +82,17 @@ EvalResult evaluate(Model& model, const PreparedSet& set, std::size_t batch, nn:
     for (std::size_t first = 0; first < set.size(); first += batch) {
         const std::size_t n = std::min(batch, set.size() - first);
         x.resize(nn::Shape{n, s[1], s[2], s[3]});
-        std::memcpy(x.data(), set.images.data() + first * image, n * image * sizeof(float));
-        score(model.forward(x, nn::Mode::eval), std::span<const std::int32_t>(set.labels).subspan(first, n), r);
+        if (copy_input) std::memcpy(x.data(), set.images.data() + first * image, n * image * sizeof(float));
+        score(forward(first, x), std::span<const std::int32_t>(set.labels).subspan(first, n), r);
     }
     return r;
+}
+
+/// Evaluates `model` (eval mode) on `set` in batches of `batch`; `x` is a reusable workspace.
+template <class Model>
+EvalResult evaluate(Model& model, const PreparedSet& set, std::size_t batch, nn::Tensor<float>& x) {
+    return evaluate_batches(set, batch, x, true,
+                            [&](std::size_t, const nn::Tensor<float>& in) -> decltype(auto) { return model.forward(in, nn::Mode::eval); });
 }
 
 template <class Model>
