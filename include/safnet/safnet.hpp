@@ -3,6 +3,8 @@
 
 #include <safnet/checked.hpp>
 #include <safnet/error.hpp>
+#include <safnet/profile.hpp>
+#include <safnet/threads.hpp>
 #include <safnet/version.hpp>
 
 #include <safnet/saf.hpp>
@@ -39,6 +41,7 @@
 #include <safnet/nn/activation.hpp>
 #include <safnet/nn/batchnorm.hpp>
 #include <safnet/nn/conv2d.hpp>
+#include <safnet/nn/conv_algorithm.hpp>
 #include <safnet/nn/linear.hpp>
 #include <safnet/nn/loss.hpp>
 #include <safnet/nn/optimizer.hpp>

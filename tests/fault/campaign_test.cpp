@@ -1,5 +1,6 @@
 #include <safnet/fault/campaign.hpp>
 #include <safnet/nn/resnet.hpp>
+#include <safnet/threads.hpp>
 
 #include "support/synthetic.hpp"
 
@@ -51,6 +52,8 @@ TEST_CASE("stored weights: inject + restore returns the exact clean state; destr
         for (std::uint32_t r = 0; r < 5; ++r) {
             CHECK(store.inject(fault::FaultModel::bit_flip(1e-3), {7, r, 0}) > 0);
             CHECK(effective_weights(f.model) != stored_eff);
+            // A second inject before restore would lose the first one's record.
+            CHECK_THROWS_WITH(store.inject(fault::FaultModel::bit_flip(1e-3), {8, r, 0}), Catch::Contains("restore() first"));
             store.restore();
             CHECK(effective_weights(f.model) == stored_eff);
         }

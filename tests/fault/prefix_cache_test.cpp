@@ -1,6 +1,7 @@
 #include <safnet/fault/campaign.hpp>
 #include <safnet/fault/prefix_cache.hpp>
 #include <safnet/nn/resnet.hpp>
+#include <safnet/threads.hpp>
 
 #include "support/synthetic.hpp"
 

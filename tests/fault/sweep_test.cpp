@@ -1,5 +1,6 @@
 #include <safnet/fault/report.hpp>
 #include <safnet/fault/sweep.hpp>
+#include <safnet/threads.hpp>
 
 #include "support/synthetic.hpp"
 

@@ -3,7 +3,7 @@
 // name of its harness in tests/fuzz/harnesses.hpp, so the heavy translation unit compiles once.
 #include "harnesses.hpp"
 
-#include <safnet/detail/thread_pool.hpp>
+#include <safnet/threads.hpp>
 
 extern const char* const safnet_fuzz_harness;
 

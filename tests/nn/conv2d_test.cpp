@@ -1,10 +1,11 @@
-// The direct stride-1 convolution (detail/direct_conv.hpp) against im2col + GEMM: the same
+// The direct stride-1 convolution (detail/conv/direct.hpp) against im2col + GEMM: the same
 // operations in the same order, so outputs and gradients must agree bit for bit, on shapes
 // that exercise every edge: partial vectors (widths 7, 13, 14, 28, 33), output channels that
 // are not a multiple of the register tile, row counts that leave remainders, kernels 3 and 5,
 // paddings 0 to k - 1, and a bias. (Bit for bit where the GEMM path uses its own kernel.)
 #include <catch2/catch.hpp>
 
+#include <safnet/detail/conv/tuning.hpp>
 #include <safnet/nn/conv2d.hpp>
 
 #include <bit>
@@ -110,10 +111,8 @@ void compare_algorithms(const Case& cs) {
     Tensor<T> x(Shape{3, cs.c, cs.h, cs.w});
     fill(x, rng);
     const TwinResults<T> r = run_twins(gemm, direct, x, rng);
-    // Conv2d's rule for its own GEMM kernel: at least 8 rows and whole vectors or long rows.
-    const auto own_gemm = [](std::size_t rows, std::size_t n) {
-        return rows >= 8 && (n % xsimd::batch<T>::size == 0 || n >= 128);
-    };
+    // Conv2d's rule for its own GEMM kernel (the tuning table's).
+    const auto own_gemm = [](std::size_t rows, std::size_t n) { return safnet::detail::use_own_gemm(rows, n, xsimd::batch<T>::size); };
     const std::size_t ohw = r.ya.shape()[2] * r.ya.shape()[3];
     if (own_gemm(cs.o, ohw)) require_same_bits(r.ya, r.yb, "forward"); else require_close(r.ya, r.yb, "forward");
     if (own_gemm(cs.c, cs.h * cs.w)) require_same_bits(r.dxa, r.dxb, "input gradient"); else require_close(r.dxa, r.dxb, "input gradient");

@@ -10,6 +10,7 @@
 #include <safnet/nn/linear.hpp>
 #include <safnet/nn/loss.hpp>
 #include <safnet/nn/pooling.hpp>
+#include <safnet/threads.hpp>
 
 using namespace safnet::nn;
 using safnet::test::fill_uniform;
@@ -175,7 +176,7 @@ TEST_CASE("BatchNorm2d in float: batch statistics exact for offset data, same bi
         CHECK(more.running == one.running);
         CHECK(more.max == one.max);
     }
-    safnet::set_threads(safnet::detail::default_thread_count());
+    safnet::set_threads(safnet::default_threads());
     // running_var = 0.9 + 0.1 * unbiased batch variance, against a long-double two-pass reference
     for (std::size_t k = 0; k < c; ++k) {
         long double s = 0, s2 = 0;

@@ -3,6 +3,7 @@
 #include <safnet/nn/loss.hpp>
 #include <safnet/nn/optimizer.hpp>
 #include <safnet/nn/resnet.hpp>
+#include <safnet/threads.hpp>
 
 #include <bit>
 
@@ -106,7 +107,7 @@ TEST_CASE("inference does not depend on the thread count", "[nn][resnet][threads
         const auto& y = m.forward(x, Mode::eval);
         results.emplace_back(y.data(), y.data() + y.size());
     }
-    safnet::set_threads(safnet::detail::default_thread_count());
+    safnet::set_threads(safnet::default_threads());
     for (std::size_t i = 0; i < results[0].size(); ++i) {
         REQUIRE(std::bit_cast<std::uint32_t>(results[1][i]) == std::bit_cast<std::uint32_t>(results[0][i]));
         REQUIRE(std::bit_cast<std::uint32_t>(results[2][i]) == std::bit_cast<std::uint32_t>(results[0][i]));

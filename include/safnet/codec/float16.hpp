@@ -5,18 +5,16 @@
 // 10 payload bits kept). This is bit-for-bit what x86's F16C VCVTPS2PH does with
 // round-to-nearest, which the tests check on every boundary and 1e7 random floats.
 // decode: exact (every half is a float); a signalling NaN comes back quiet, as with F16C.
-// Span versions use AVX-512 or F16C when the compiler targets them, else the portable
-// scalar code (which the portable test build exercises).
+// Span versions use AVX-512 or F16C when the compiler targets them (detail/arch/), else the
+// portable scalar code (which the portable test build exercises).
 #pragma once
 
 #include <safnet/codec/codec.hpp>
+#include <safnet/detail/arch/dispatch.hpp>
 
 #include <bit>
 #include <cstdint>
 
-#if defined(__F16C__) || defined(__AVX512F__)
-#include <immintrin.h>
-#endif
 
 namespace safnet {
 namespace detail {
@@ -79,37 +77,13 @@ struct Float16 {
 
     void encode(std::span<const float> in, std::span<word_type> out) const {
         detail::require_codec_sizes(in.size(), out.size(), "fp16");
-        std::size_t i = 0;
-#if defined(__AVX512F__)
-        for (; i + 16 <= in.size(); i += 16) {
-            const __m256i h = _mm512_cvtps_ph(_mm512_loadu_ps(in.data() + i),
-                                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-            _mm256_storeu_si256(reinterpret_cast<__m256i*>(out.data() + i), h);
-        }
-#elif defined(__F16C__)
-        for (; i + 8 <= in.size(); i += 8) {
-            const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(in.data() + i),
-                                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-            _mm_storeu_si128(reinterpret_cast<__m128i*>(out.data() + i), h);
-        }
-#endif
+        const std::size_t i = detail::encode_half_prefix(xsimd::default_arch{}, in.data(), in.size(), out.data());
         detail::encode_half_portable(in.subspan(i), out.subspan(i));
     }
 
     void decode(std::span<const word_type> in, std::span<float> out) const {
         detail::require_codec_sizes(out.size(), in.size(), "fp16");
-        std::size_t i = 0;
-#if defined(__AVX512F__)
-        for (; i + 16 <= in.size(); i += 16) {
-            const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in.data() + i));
-            _mm512_storeu_ps(out.data() + i, _mm512_cvtph_ps(h));
-        }
-#elif defined(__F16C__)
-        for (; i + 8 <= in.size(); i += 8) {
-            const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in.data() + i));
-            _mm256_storeu_ps(out.data() + i, _mm256_cvtph_ps(h));
-        }
-#endif
+        const std::size_t i = detail::decode_half_prefix(xsimd::default_arch{}, in.data(), in.size(), out.data());
         detail::decode_half_portable(in.subspan(i), out.subspan(i));
     }
 };

@@ -16,10 +16,9 @@
 // digits).
 #pragma once
 
+#include <safnet/detail/arch/cpu_mode.hpp>
+
 #include <atomic>
-#if defined(__SSE__) || defined(__x86_64__)
-#include <xmmintrin.h>
-#endif
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -31,27 +30,6 @@
 #include <vector>
 
 namespace safnet::detail {
-
-/// Sets FTZ/DAZ for the current thread while alive; restores the previous mode. No-op where
-/// the CPU has no such mode in software's reach.
-class FlushDenormals {
-public:
-#if defined(__SSE__) || defined(__x86_64__)
-    FlushDenormals() noexcept : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | ftz_daz); }
-    ~FlushDenormals() { _mm_setcsr(saved_); }
-    static void enable_for_this_thread() noexcept { _mm_setcsr(_mm_getcsr() | ftz_daz); }
-
-private:
-    static constexpr unsigned ftz_daz = 0x8040;  // flush-to-zero (bit 15), denormals-are-zero (bit 6)
-    unsigned saved_;
-#else
-    FlushDenormals() noexcept {}
-    static void enable_for_this_thread() noexcept {}
-#endif
-public:
-    FlushDenormals(const FlushDenormals&) = delete;
-    FlushDenormals& operator=(const FlushDenormals&) = delete;
-};
 
 class ThreadPool {
 public:
@@ -116,9 +94,7 @@ private:
         const auto start = std::chrono::steady_clock::now();
         for (unsigned i = 1;; ++i) {
             if (ready()) return;
-#if defined(__x86_64__) || defined(__i386__)
-            __builtin_ia32_pause();
-#endif
+            spin_pause();
             if (i % 64 == 0 && std::chrono::steady_clock::now() - start > std::chrono::microseconds(100)) return;
         }
     }
@@ -184,11 +160,10 @@ inline std::size_t default_thread_count() {
 
 namespace safnet {
 
-/// The pool safnet's layers run on. set_threads(n) resizes it (not while a pass runs).
+/// The pool safnet's layers run on (set_threads in safnet/threads.hpp resizes it).
 inline detail::ThreadPool& thread_pool() {
     static detail::ThreadPool pool(detail::default_thread_count());
     return pool;
 }
-inline void set_threads(std::size_t n) { thread_pool().resize(n); }
 
 }  // namespace safnet

@@ -127,8 +127,14 @@ struct CampaignResult {
 
 /// The selected parameters of a model, stored through a codec: injects and restores faults
 /// and keeps the model's values equal to what a read of the stored words gives.
-/// Construction stores the clean values (the model then computes with codec-rounded
-/// weights); destruction puts the model's original values back.
+/// Contract:
+///  - construction requires a selection that matches at least one parameter; it ensures the
+///    model computes with the codec-rounded clean weights (tau refreshed);
+///  - inject*() requires a clean store (after construction or restore()); it ensures the
+///    model's values are the reads of the damaged words, the damaged tensors refreshed;
+///  - restore() ensures the clean state again, touching only what inject changed;
+///  - the model must outlive the store and not be changed through other paths meanwhile;
+///    destruction puts the model's original (unrounded) values back.
 template <Codec C, class Model>
 class StoredWeights {
 public:
@@ -176,6 +182,7 @@ public:
 
     /// Damages the stored words with `model` drawn from `key`; returns the bits changed.
     std::size_t inject(const FaultModel& model, StreamKey key) {
+        require_clean();
         fault::inject(std::span<Word>(words_), codec_.bits_per_value(), model, key, changed_);
         apply_changed();
         return changed_.size();
@@ -183,6 +190,7 @@ public:
     /// Damages the stored words with the conditional law of a stratum (inject_conditional).
     std::size_t inject_conditional(const FaultModel& model, std::uint64_t critical_mask, std::uint64_t critical_count, StreamKey critical_key,
                                    StreamKey other_key) {
+        require_clean();
         fault::inject_conditional(std::span<Word>(words_), codec_.bits_per_value(), model, critical_mask, critical_count, critical_key, other_key,
                                   changed_);
         apply_changed();
@@ -192,6 +200,7 @@ public:
     /// negative clean value (stream `negative_key`), `positive_count` in the others.
     std::size_t inject_conditional(const FaultModel& model, std::uint64_t critical_mask, std::uint64_t negative_count, StreamKey negative_key,
                                    std::uint64_t positive_count, StreamKey positive_key, StreamKey other_key) {
+        require_clean();
         const CriticalGroup groups[] = {{negative_, negative_count, negative_key}, {positive_, positive_count, positive_key}};
         fault::inject_conditional(std::span<Word>(words_), codec_.bits_per_value(), model, critical_mask, std::span<const CriticalGroup>(groups),
                                   other_key, changed_);
@@ -248,6 +257,11 @@ public:
     }
 
 private:
+    // A second inject before restore() would lose the first one's record, and restore() would
+    // then leave faults in place: refused.
+    void require_clean() const {
+        if (!changed_.empty()) throw Error("StoredWeights: inject() on a damaged store (call restore() first)");
+    }
     static void refresh_all(const nn::Parameter<float>& p) {
         if (p.saf) p.saf->refresh();
     }

@@ -5,7 +5,7 @@
 // in static chunks; elementwise results do not depend on the thread count.
 #pragma once
 
-#include <safnet/detail/profile.hpp>
+#include <safnet/profile.hpp>
 #include <safnet/detail/thread_pool.hpp>
 #include <safnet/nn/parameter.hpp>
 

@@ -12,7 +12,7 @@
 // count.
 #pragma once
 
-#include <safnet/detail/profile.hpp>
+#include <safnet/profile.hpp>
 #include <safnet/detail/thread_pool.hpp>
 #include <safnet/nn/parameter.hpp>
 

@@ -4,7 +4,7 @@
 // backward writes d loss / d W_raw (through tau'), d loss / d b and d loss / d x.
 #pragma once
 
-#include <safnet/detail/profile.hpp>
+#include <safnet/profile.hpp>
 #include <safnet/nn/parameter.hpp>
 
 #include <Eigen/Core>

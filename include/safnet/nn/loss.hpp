@@ -7,7 +7,7 @@
 // undefined, and a plain argmax would credit a network that outputs garbage).
 #pragma once
 
-#include <safnet/detail/profile.hpp>
+#include <safnet/profile.hpp>
 #include <safnet/nn/parameter.hpp>
 
 #include <cmath>

@@ -5,7 +5,7 @@
 // and reused after; they are keyed by parameter order, which a model keeps fixed.
 #pragma once
 
-#include <safnet/detail/profile.hpp>
+#include <safnet/profile.hpp>
 #include <safnet/nn/parameter.hpp>
 
 #include <cmath>

@@ -2,7 +2,7 @@
 // global average pooling (NCHW -> NC), with backward passes.
 #pragma once
 
-#include <safnet/detail/profile.hpp>
+#include <safnet/profile.hpp>
 #include <safnet/nn/parameter.hpp>
 
 #include <cmath>

@@ -18,8 +18,10 @@
 #include <safnet/nn/activation.hpp>
 #include <safnet/nn/batchnorm.hpp>
 #include <safnet/nn/conv2d.hpp>
+#include <safnet/nn/executor.hpp>
 #include <safnet/nn/linear.hpp>
 #include <safnet/nn/pooling.hpp>
+#include <safnet/nn/shortcut.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -31,14 +33,12 @@
 
 namespace safnet::nn {
 
-enum class Shortcut { A, B };
-
 template <std::floating_point T>
 class BasicBlock {
 public:
     BasicBlock(std::size_t in, std::size_t out, std::size_t stride, Shortcut kind, const AnySaf& saf)
         : conv1_({in, out, 3, stride, 1}, saf), bn1_(out), conv2_({out, out, 3, 1, 1}, saf), bn2_(out),
-          in_(in), out_(out), stride_(stride) {
+          subsample_{in, out, stride} {
         if (stride != 1 || in != out) {
             if (kind == Shortcut::B) {
                 proj_conv_.emplace(Conv2dOptions{in, out, 1, stride, 0}, saf);
@@ -63,7 +63,7 @@ public:
             proj_bn_->forward(sa_, sb_, mode);
             shortcut = &sb_;
         } else if (pad_) {
-            pad_forward(x, sb_);
+            subsample_.forward(x, sb_);
             shortcut = &sb_;
         }
         bn2_.forward(a2_, y, mode, shortcut, true);  // y = relu(bn2(a2) + shortcut), fused
@@ -99,7 +99,7 @@ public:
             proj_bn_->eval_image(shortcut, shortcut, nullptr, out_hw_, false);
             sc = shortcut;
         } else if (pad_) {
-            pad_image_forward(x, in_shape_, shortcut);
+            subsample_.forward_image(x, in_shape_, shortcut);
             sc = shortcut;
         }
         conv2_.forward_image(mid, y, t);
@@ -146,7 +146,7 @@ public:
             if (proj_conv_) {
                 add_to(proj_dx_.data() + n * in_image, d, in_image);
             } else if (pad_) {
-                pad_backward_add(dsum.data() + n * out_image, d, x.shape());
+                subsample_.backward_add(dsum.data() + n * out_image, d, x.shape());
             } else {
                 add_to(dsum.data() + n * in_image, d, in_image);
             }
@@ -185,32 +185,6 @@ public:
     }
 
 private:
-    // Option A: x[:, :, ::s, ::s] with (out-in)/2 zero channels before and the rest after.
-    void pad_forward(const Tensor<T>& x, Tensor<T>& s) const {
-        const Shape& is = x.shape();
-        const std::size_t oh = (is[2] + stride_ - 1) / stride_, ow = (is[3] + stride_ - 1) / stride_;
-        s.resize(Shape{is[0], out_, oh, ow});
-        for (std::size_t n = 0; n < is[0]; ++n) pad_image_forward(x.data() + n * (x.size() / is[0]), is, s.data() + n * out_ * oh * ow);
-    }
-    // One image (shape `is` without the batch) into s: every element written.
-    void pad_image_forward(const T* x, const Shape& is, T* s) const {
-        const std::size_t oh = (is[2] + stride_ - 1) / stride_, ow = (is[3] + stride_ - 1) / stride_;
-        const std::size_t lo = (out_ - in_) / 2, plane = oh * ow;
-        std::fill(s, s + lo * plane, T(0));
-        std::fill(s + (lo + in_) * plane, s + out_ * plane, T(0));
-        for (std::size_t c = 0; c < in_; ++c)
-            for (std::size_t i = 0; i < oh; ++i)
-                for (std::size_t j = 0; j < ow; ++j)
-                    s[((c + lo) * oh + i) * ow + j] = x[(c * is[2] + i * stride_) * is[3] + j * stride_];
-    }
-    // One image: dx[c, i*s, j*s] += ds[c + lo, i, j] (dx of shape `is`, without the batch).
-    void pad_backward_add(const T* ds, T* dx, const Shape& is) const {
-        const std::size_t oh = (is[2] + stride_ - 1) / stride_, ow = (is[3] + stride_ - 1) / stride_, lo = (out_ - in_) / 2;
-        for (std::size_t c = 0; c < in_; ++c)
-            for (std::size_t i = 0; i < oh; ++i)
-                for (std::size_t j = 0; j < ow; ++j)
-                    dx[(c * is[2] + i * stride_) * is[3] + j * stride_] += ds[((c + lo) * oh + i) * ow + j];
-    }
     static void add_to(const T* __restrict src, T* __restrict d, std::size_t n) {
         for (std::size_t i = 0; i < n; ++i) d[i] = d[i] + src[i];
     }
@@ -221,15 +195,10 @@ private:
 
     // Eval mode, one image at a time (forward_eval_image) on each pool thread.
     void forward_eval_fused(const Tensor<T>& x, Tensor<T>& y) {
-        y.resize(prepare_eval_images(x.shape()));
-        const std::size_t in_image = x.size() / x.shape()[0], out_image = y.size() / y.shape()[0];
-        const std::size_t threads = thread_pool().size();
-        scratch_.resize(threads);
-        for (auto& t : scratch_) t.resize(Shape{2 * out_image});
-        thread_pool().parallel_for(x.shape()[0], [&](std::size_t b, std::size_t e, std::size_t t) {
-            T* mid = scratch_[t].data();
-            for (std::size_t n = b; n < e; ++n)
-                forward_eval_image(x.data() + n * in_image, y.data() + n * out_image, mid, mid + out_image, t);
+        y.resize(output_shape(x.shape()));
+        const std::size_t out_image = y.size() / y.shape()[0];
+        executor_.run(std::span<BasicBlock>(this, 1), x.shape(), x.data(), {}, [&](std::size_t n, const T* out, bool, std::size_t) {
+            std::copy(out, out + out_image, y.data() + n * out_image);
         });
     }
 
@@ -239,12 +208,12 @@ private:
     BatchNorm2d<T> bn2_;
     std::optional<Conv2d<T>> proj_conv_;
     std::optional<BatchNorm2d<T>> proj_bn_;
+    SubsampleShortcut<T> subsample_;
     bool pad_ = false, has_backward_state_ = false;
-    std::size_t in_, out_, stride_;
     Shape in_shape_;          // of the batch given to prepare_eval_images()
     std::size_t out_hw_ = 0;  // output plane size, likewise
     Tensor<T> a1_, r1_, a2_, sa_, sb_, dsum_, g1_, g2_, proj_dx_;
-    std::vector<Tensor<T>> scratch_;  // per thread: forward_eval_fused's mid and shortcut images
+    DepthFirstExecutor<T> executor_;  // forward_eval_fused's
 };
 
 /// How ResNet::forward_segments() runs one batch in eval mode. A network is cut into segments:
@@ -535,60 +504,35 @@ private:
         return imagenet_ ? detail::pooled_shape(s, stem_pool_, "MaxPool2d") : s;
     }
 
-    // Eval mode from block pass.start - 1 (block 0 for the stem): every block, then the global
-    // average pool, on one image at a time, each pool thread on its own images. A batch's
-    // activations do not stream through memory between blocks (at batch 1000 each is 16-65
-    // MB): they stay in per-thread buffers in cache, and are not kept (outs_) in eval mode.
-    // `in0` holds the first computed segment's input cut for every image; `s` is block 0's
-    // input shape.
+    // Eval mode from block pass.start - 1 (block 0 for the stem): every block depth-first
+    // (nn/executor.hpp), then the global average pool of each image on its thread; segment
+    // s's input cut is block s - 1's input, the head's the pooled features. `in0` holds the
+    // first computed segment's input cut for every image; `s` is block 0's input shape.
     void run_blocks(const T* in0, Shape s, const SegmentPass<T>& pass) {
         const profile::Scope scope(profile::Kind::conv_forward);
-        const std::size_t batch = s[0], nb = blocks_.size(), head = nb + 1;
-        const std::size_t first = pass.start == 0 ? 0 : pass.start - 1;  // first block computed
-        cut_elems_.assign(nb + 2, 0);
-        out_plane_.assign(nb, 0);
-        std::size_t largest = 0;
-        for (std::size_t i = 0; i < nb; ++i) {
-            cut_elems_[i + 1] = s[1] * s[2] * s[3];
-            s = i < first ? blocks_[i].output_shape(s) : blocks_[i].prepare_eval_images(s);
-            out_plane_[i] = s[2] * s[3];
-            if (i >= first) largest = std::max({largest, cut_elems_[i + 1], s[1] * s[2] * s[3]});
-        }
-        const std::size_t channels = s[1], hw = s[2] * s[3];
-        cut_elems_[head] = channels;
-        gap_.resize(Shape{batch, channels});
-        scratch_.resize(thread_pool().size());
-        for (auto& t : scratch_) t.resize(Shape{4 * std::max<std::size_t>(largest, 1)});
+        const std::size_t batch = s[0], head = blocks_.size() + 1;
         const auto recorded = [&](std::size_t cut) -> T* { return cut < pass.record.size() ? pass.record[cut] : nullptr; };
-        const std::size_t in_elems = cut_elems_[std::max<std::size_t>(pass.start, 1)];
-        thread_pool().parallel_for(batch, [&](std::size_t b, std::size_t e, std::size_t t) {
-            T* buf = scratch_[t].data();
-            for (std::size_t n = b; n < e; ++n) {
-                T* features = gap_.data() + n * channels;
-                const T* in = in0 + n * in_elems;
-                bool stopped = false;
-                for (std::size_t i = first; i < nb && !stopped; ++i) {
-                    if (T* r = recorded(i + 1)) std::copy(in, in + cut_elems_[i + 1], r + n * cut_elems_[i + 1]);
-                    T* out = buf + (i % 2) * largest;  // ping-pong; the other two are the block's scratch
-                    blocks_[i].forward_eval_image(in, out, buf + 2 * largest, buf + 3 * largest, t);
-                    in = out;
-                    stopped = pass.nan_exit && plane_has_nan(out, out_plane_[i]);  // channel 0 (see nan_reaches_logits)
-                }
-                if (stopped) {
-                    std::fill(features, features + channels, std::numeric_limits<T>::quiet_NaN());
-                } else if (pass.start == head) {
-                    std::copy(in, in + channels, features);
-                } else {
-                    for (std::size_t c = 0; c < channels; ++c) features[c] = GlobalAvgPool<T>::plane_mean(in + c * hw, hw);
-                }
-                if (T* r = recorded(head)) std::copy(features, features + channels, r + n * channels);
+        Shape out = s;
+        for (const auto& b : blocks_) out = b.output_shape(out);
+        const std::size_t channels = out[1], hw = out[2] * out[3];
+        gap_.resize(Shape{batch, channels});
+        if (pass.start == head) {  // only the classifier is left
+            std::copy(in0, in0 + batch * channels, gap_.data());
+            if (T* r = recorded(head)) std::copy(in0, in0 + batch * channels, r);
+            return;
+        }
+        block_record_.assign(blocks_.size(), nullptr);
+        for (std::size_t i = 0; i < blocks_.size(); ++i) block_record_[i] = recorded(i + 1);
+        const DepthFirstPass<T> blocks_pass{pass.start == 0 ? 0 : pass.start - 1, block_record_, pass.nan_exit};
+        executor_.run(std::span<BasicBlock<T>>(blocks_), s, in0, blocks_pass, [&](std::size_t n, const T* last, bool stopped, std::size_t) {
+            T* features = gap_.data() + n * channels;
+            if (stopped) {
+                std::fill(features, features + channels, std::numeric_limits<T>::quiet_NaN());
+            } else {
+                for (std::size_t c = 0; c < channels; ++c) features[c] = GlobalAvgPool<T>::plane_mean(last + c * hw, hw);
             }
+            if (T* r = recorded(head)) std::copy(features, features + channels, r + n * channels);
         });
-    }
-    static bool plane_has_nan(const T* p, std::size_t n) noexcept {
-        bool nan = false;
-        for (std::size_t j = 0; j < n; ++j) nan |= p[j] != p[j];
-        return nan;
     }
 
     const Tensor<T>& block_input(std::size_t i) const {
@@ -609,8 +553,8 @@ private:
     bool trained_forward_ = false;
     Tensor<T> stem_out_, stem_relu_, pool_out_, gap_, logits_, dgap_, da_, db_, dinput_;
     std::vector<Tensor<T>> outs_;
-    std::vector<Tensor<T>> scratch_;  // per thread: depth-first evaluation's four images
-    std::vector<std::size_t> cut_elems_, out_plane_;  // run_blocks: elements per image of each cut, each block's output plane
+    DepthFirstExecutor<T> executor_;   // run_blocks'
+    std::vector<T*> block_record_;     // run_blocks: where each block's input is recorded
     std::vector<Parameter<T>> params_;
     std::vector<std::size_t> param_segment_;  // parallel to params_
 };

@@ -11,7 +11,7 @@
 // All follow the damaged-value policy of safnet/saf.hpp.
 #pragma once
 
-#include <safnet/detail/profile.hpp>
+#include <safnet/profile.hpp>
 #include <safnet/nn/tensor.hpp>
 #include <safnet/saf.hpp>
 

@@ -1,4 +1,4 @@
-// safnet/detail/winograd_conv.hpp — 3x3 stride-1 convolution of one image with Winograd's
+// safnet/detail/conv/winograd.hpp — 3x3 stride-1 convolution of one image with Winograd's
 // minimal filtering F(4,3) along the rows and the direct kernel along the columns.
 //
 // For one column tap kx, four consecutive output rows are a 1-D convolution over six input
@@ -10,7 +10,7 @@
 // choice), and every coefficient of B^T and A^T stays exact in binary. Across the image:
 //  1. B^T d for every tile of 4 output rows and every column: 6 transformed rows per input
 //     row band, each a SIMD combination of whole padded input rows (no shuffles);
-//  2. per transformed row i, a 1 x 3 direct convolution (detail/direct_conv.hpp) of those rows
+//  2. per transformed row i, a 1 x 3 direct convolution (detail/conv/direct.hpp) of those rows
 //     with the transformed weights U_i = G W (precomputed per batch): the multiply-adds, half
 //     as many as the 3 x 3 direct kernel's;
 //  3. A^T over the 6 products of each tile gives its 4 output rows.
@@ -20,17 +20,15 @@
 // same bits whatever thread computes it.
 #pragma once
 
-#include <safnet/detail/direct_conv.hpp>
+#include <safnet/detail/arch/dispatch.hpp>
+#include <safnet/detail/conv/direct.hpp>
+#include <safnet/detail/conv/short_copy.hpp>
 
 #include <xsimd/xsimd.hpp>
 
 #include <algorithm>
 #include <array>
 #include <cstddef>
-#include <type_traits>
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
 
 namespace safnet::detail {
 
@@ -112,7 +110,7 @@ inline void winograd_at(const V (&m)[winograd_points], V (&y)[4]) {
 /// to zeros and padding rows enter as zero vectors; no padded copy is made. The zero columns
 /// (x < s.pad, x >= s.pad + s.w) are the same for every image: with write_borders false they
 /// are left as a previous call with the same shape wrote them.
-template <class T>
+template <class T, class Arch = xsimd::default_arch>
 void winograd_input_transform(const WinogradShape& s, const T* x, T* t, bool write_borders = true) {
     using B = xsimd::batch<T>;
     constexpr std::size_t S = B::size, P = winograd_points;
@@ -143,21 +141,18 @@ void winograd_input_transform(const WinogradShape& s, const T* x, T* t, bool wri
                 vector_at(w - S);   // which recomputes the same values (a scalar tail of 12 of
                 j = w;              // 28 columns cost 9 % of a 1x28x28 training step)
             }
-#if defined(__AVX512F__)
-            // Rows shorter than a vector (14 wide): a masked load reads the row and zeros past
-            // it, which transform to zeros, so one whole-vector store also writes the row's
-            // right zero columns (pad + S <= wp: whole vectors plus 2). Masked loads are cheap
-            // on this CPU (masked stores are not).
-            if constexpr (std::is_same_v<T, float> && S == 16)
+            // Rows shorter than a vector (14 wide), where the ISA loads them masked: the lanes
+            // past the row read as zeros, which transform to zeros, so one whole-vector store
+            // also writes the row's right zero columns (pad + S <= wp: whole vectors plus 2).
+            if constexpr (loads_short_rows<T>(Arch{}))
                 if (j == 0 && w < S) {
-                    const __mmask16 mask = static_cast<__mmask16>((1u << w) - 1);
                     B in[P], tr[P];
-                    for (std::size_t a = 0; a < P; ++a) in[a] = row[a] ? B(_mm512_maskz_loadu_ps(mask, row[a])) : B(T(0));
+                    for (std::size_t a = 0; a < P; ++a)
+                        in[a] = row[a] ? load_short_row<typename B::arch_type>(Arch{}, row[a], w) : B(T(0));
                     winograd_bt<B, T>(in, tr);
                     for (std::size_t i = 0; i < P; ++i) tr[i].store_unaligned(out + i * set);
                     j = w;
                 }
-#endif
             for (; j < w; ++j) {  // rows shorter than a vector
                 T in[P], tr[P];
                 for (std::size_t a = 0; a < P; ++a) in[a] = row[a] ? row[a][j] : T(0);

@@ -1,11 +1,12 @@
-// The direct weight gradient (detail/direct_conv.hpp): for one vector of output channels,
+// The direct weight gradient (detail/conv/weight_gradient.hpp): for one vector of output channels,
 // stride 1 and kernel width 3, wgrad_accumulate takes the row tile that reuses each broadcast
 // for three taps. It must give the same bits as the general tile (same terms, same order), and
 // both must agree with the definition summed in long double. Shapes cover kernel-row counts
 // that are not multiples of the tile's 4, padded output channels and single-column planes.
 #include <catch2/catch.hpp>
 
-#include <safnet/detail/direct_conv.hpp>
+#include <safnet/detail/conv/padding.hpp>
+#include <safnet/detail/conv/weight_gradient.hpp>
 
 #include <array>
 #include <cmath>

@@ -1,4 +1,4 @@
-// safnet/detail/profile.hpp — opt-in time breakdown by layer kind (for the benchmarks).
+// safnet/profile.hpp — opt-in time breakdown by layer kind (for the benchmarks).
 //
 // profile::enable(true) starts accumulating wall time per category; profile::report()
 // returns the totals. When disabled (the default) a probe costs one relaxed atomic load.

@@ -1,11 +1,11 @@
-// Winograd F(4,3) along rows (detail/winograd_conv.hpp) against a direct convolution summed in
+// Winograd F(4,3) along rows (detail/conv/winograd.hpp) against a direct convolution summed in
 // long double. The error is bounded relative to each output's sum of |w * x| (the scale a
 // rounding error of the terms has): in double to 1e-13, in float to 2e-6 (measured maximum
 // on these shapes: reported by the test). A wrong transform coefficient gives errors of the
 // order of the output itself.
 #include <catch2/catch.hpp>
 
-#include <safnet/detail/winograd_conv.hpp>
+#include <safnet/detail/conv/winograd.hpp>
 
 #include <cmath>
 #include <limits>
