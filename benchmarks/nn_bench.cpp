@@ -4,7 +4,7 @@
 // benchmarks/pytorch/resnet_bench.py, run side by side by benchmarks/compare_pytorch.sh.
 #include "bench_util.hpp"
 
-#include <safnet/detail/profile.hpp>
+#include <safnet/profile.hpp>
 #include <safnet/nn/loss.hpp>
 #include <safnet/nn/optimizer.hpp>
 #include <safnet/nn/resnet.hpp>
