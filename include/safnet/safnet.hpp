@@ -37,11 +37,13 @@
 #include <safnet/io/atomic_file.hpp>
 #include <safnet/io/checkpoint.hpp>
 #include <safnet/io/model_file.hpp>
+#include <safnet/io/read_file.hpp>
 #include <safnet/io/safetensors.hpp>
 #include <safnet/nn/activation.hpp>
 #include <safnet/nn/batchnorm.hpp>
 #include <safnet/nn/conv2d.hpp>
 #include <safnet/nn/conv_algorithm.hpp>
+#include <safnet/nn/executor.hpp>
 #include <safnet/nn/linear.hpp>
 #include <safnet/nn/loss.hpp>
 #include <safnet/nn/optimizer.hpp>
@@ -50,6 +52,7 @@
 #include <safnet/nn/resnet.hpp>
 #include <safnet/nn/saf_weight.hpp>
 #include <safnet/nn/schedule.hpp>
+#include <safnet/nn/shortcut.hpp>
 #include <safnet/nn/tensor.hpp>
 #include <safnet/train/evaluate.hpp>
 #include <safnet/train/finetune.hpp>

@@ -5,6 +5,9 @@
 #include <vector>
 
 int main() {
+    safnet::set_threads(2);  // public: threads.hpp, profile.hpp
+    if (safnet::threads() != 2) return 1;
+    safnet::profile::enable(false);
     const std::vector<float> w{0.5f, -1.25f, 3.0f};
     std::vector<std::uint8_t> words(w.size());
     const safnet::Q2_5 q;
