@@ -13,8 +13,13 @@ interval (the estimator's, see docs/statistics.md) and the failure probability P
 interval. Nothing is typed by hand: every figure comes from the CSV.
 """
 import argparse
+import os
 import csv
 import sys
+
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from doc_blocks import replace_block  # noqa: E402
 
 
 def fmt_interval(row):
@@ -67,25 +72,7 @@ def main():
         return 0
     if not a.block:
         raise SystemExit("--into needs --block")
-    begin, end = f"<!-- BEGIN {a.block} -->\n", f"<!-- END {a.block} -->"
-    with open(a.into) as f:
-        doc = f.read()
-    i, j = doc.find(begin), doc.find(end)
-    if i < 0 or j < i:
-        raise SystemExit(f"{a.into}: no block {a.block} (markers '{begin.strip()}' ... '{end}')")
-    new = doc[: i + len(begin)] + text + doc[j:]
-    if a.check:
-        if new != doc:
-            sys.stderr.write(f"{a.into}: block {a.block} differs from {a.summary}; run scripts/update_tables.sh\n")
-            return 1
-        print(f"{a.into}: block {a.block} matches {a.summary}")
-        return 0
-    with open(a.into + ".tmp", "w") as f:
-        f.write(new)
-    import os
-    os.replace(a.into + ".tmp", a.into)
-    return 0
-
+    return replace_block(a.into, a.block, text, a.summary, a.check)
 
 if __name__ == "__main__":
     sys.exit(main())

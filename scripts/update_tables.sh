@@ -1,17 +1,31 @@
 #!/usr/bin/env bash
-# Regenerates the result tables in README.md from the outputs of the commands they name:
-#   main-job   <- build/demo/campaign/summary.csv of `bash scripts/demo.sh`, copied first to
-#                 docs/results/fashion-mnist/summary.csv (committed, so the test command can check the table)
+# Regenerates the result tables in README.md and docs/ from the outputs of the commands they name:
+#   main-job         <- build/demo/campaign/summary.csv of `bash scripts/demo.sh`, copied first to
+#                       docs/results/fashion-mnist/summary.csv
+#   compare-pytorch  <- build/bench/compare_pytorch.json of `bash benchmarks/compare_pytorch.sh`,
+#   performance         copied first to docs/results/performance/compare_pytorch.json
+# (the copies are committed, so the test command can check the tables against them).
 # With --check, changes nothing and fails if a table differs from its committed data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+main_job=docs/results/fashion-mnist/summary.csv
+perf=docs/results/performance/compare_pytorch.json
+tables() {  # tables [--check]
+    python3 scripts/campaign_table.py "$main_job" --into README.md --block main-job "$@"
+    python3 scripts/performance_table.py "$perf" --into docs/performance.md --block compare-pytorch "$@"
+    python3 scripts/performance_table.py "$perf" --headline --into README.md --block performance "$@"
+}
 if [[ "${1:-}" == "--check" ]]; then
-    python3 scripts/campaign_table.py docs/results/fashion-mnist/summary.csv --into README.md --block main-job --check
+    tables --check
     exit
 fi
 if [[ -f build/demo/campaign/summary.csv ]]; then
-    mkdir -p docs/results/fashion-mnist
-    cp build/demo/campaign/summary.csv docs/results/fashion-mnist/summary.csv
+    mkdir -p "$(dirname "$main_job")"
+    cp build/demo/campaign/summary.csv "$main_job"
 fi
-python3 scripts/campaign_table.py docs/results/fashion-mnist/summary.csv --into README.md --block main-job
-echo "README.md: main-job table regenerated from docs/results/fashion-mnist/summary.csv"
+if [[ -f build/bench/compare_pytorch.json ]]; then
+    mkdir -p "$(dirname "$perf")"
+    cp build/bench/compare_pytorch.json "$perf"
+fi
+tables
+echo "README.md, docs/performance.md: tables regenerated from $main_job and $perf"
