@@ -37,7 +37,7 @@ def per_round(doc, i, kind):
 def caption(doc):
     return ("`bash benchmarks/compare_pytorch.sh --rounds %d` on %s (%s, %d cores), PyTorch %s; images/s, best of %d "
             "interleaved rounds per side (safnet: batch 128 training, best of batch 128/1000 inference; PyTorch: 2 threads, "
-            "oneDNN, channels_last, batch 128 training, best of 128/256/1000 inference).\n\n"
+            "oneDNN, channels_last, batch 128 training, best of 128/256/1000 inference).\n"
             % (doc["rounds_per_setup"], doc["date"], doc["cpu"], doc["cores"], doc["torch"], doc["rounds_per_setup"]))
 
 
@@ -53,7 +53,8 @@ def full(doc):
             s["infer"], t["infer"], s["infer"] / t["infer"], per_round(doc, i, "infer"),
             s["conv_gflops"], 100 * s["conv_gflops"] / s["peak_gflops"], s["peak_gflops"]))
     if "safnet_b" in doc["binaries"]:
-        out += ["", "A/B in the same run: binary b = `%s` against a = `%s`, best of each:" % (doc["binaries"]["safnet_b"], doc["binaries"]["safnet"]),
+        labels = doc.get("labels", doc["binaries"])
+        out += ["", "A/B in the same run: b = %s against a = %s, best of each:" % (labels["safnet_b"], labels["safnet"]),
                 "", "| setup | a train | b train | b/a | a infer | b infer | b/a |", "|---|---|---|---|---|---|---|"]
         for e in doc["best"]:
             a, b = e["safnet"], e["safnet_b"]

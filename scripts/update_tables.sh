@@ -14,6 +14,7 @@ tables() {  # tables [--check]
     python3 scripts/campaign_table.py "$main_job" --into README.md --block main-job "$@"
     python3 scripts/performance_table.py "$perf" --into docs/performance.md --block compare-pytorch "$@"
     python3 scripts/performance_table.py "$perf" --headline --into README.md --block performance "$@"
+    python3 scripts/performance_table.py docs/results/performance/ab_issue14_swapped.json --into docs/performance-history.md --block ab-issue14 "$@"
 }
 if [[ "${1:-}" == "--check" ]]; then
     tables --check

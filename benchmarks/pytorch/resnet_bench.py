@@ -108,6 +108,8 @@ def main():
     ap.add_argument("--safnet-b", help="a second safnet_bench binary, run right after the first in every round (A/B)")
     ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds (each side keeps its best)")
     ap.add_argument("--json", help="write every round's figures and the best of each side to this file")
+    ap.add_argument("--label", default="this build", help="what the first binary is (for the JSON)")
+    ap.add_argument("--label-b", default="binary b", help="what the --safnet-b binary is (for the JSON)")
     args = ap.parse_args()
     if args.rounds < 1:
         ap.error("--rounds must be at least 1, got %d" % args.rounds)
@@ -159,7 +161,8 @@ def main():
     if args.json:
         write_json(args.json, {"schema": "safnet-compare-pytorch/1", "date": time.strftime("%Y-%m-%d"), "cpu": cpu_model(),
                                "cores": os.cpu_count(), "torch": torch.__version__, "rounds_per_setup": args.rounds,
-                               "binaries": {s: binaries[s] for s in sides}, "rounds": rounds, "best": best})
+                               "binaries": {s: binaries[s] for s in sides},
+                               "labels": {"safnet": args.label, "safnet_b": args.label_b} if args.safnet_b else {"safnet": args.label}, "rounds": rounds, "best": best})
         print("wrote %s" % args.json)
 
 
