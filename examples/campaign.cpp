@@ -26,6 +26,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <optional>
 
 extern char** environ;
 
@@ -37,6 +38,7 @@ using namespace safnet;
 struct Flags {
     std::vector<std::string> models, dtypes{"fp32"}, protect{"none"}, layers;
     std::vector<double> bers{1e-5};
+    std::vector<float> norm_mean, norm_std;
     std::string dataset = "fashion-mnist", data_dir, fault = "flip", bits = "all", rounds = "100", out, saf, estimator = "auto",
                 critical_bits = "auto", strata = "sign", ber_curve, shard, cache_mb = "auto";
     std::uint64_t flips = 0, seed = 1;
@@ -88,6 +90,9 @@ void add_flags(CLI::App& app, Flags& f) {
         ->capture_default_str();
     app.add_option("--out", f.out, "output directory (created if missing)")->required();
     app.add_option("--saf", f.saf, "override the checkpoints' SAF (experiments only: the weights were trained for theirs)");
+    app.add_option("--norm-mean", f.norm_mean, "per-channel input mean on a 0..1 scale, for model files without normalization metadata "
+                                               "(overrides the files'; use the values the model was trained with)")->delimiter(',');
+    app.add_option("--norm-std", f.norm_std, "per-channel input std on a 0..1 scale (with --norm-mean)")->delimiter(',');
     app.add_option("--protect", f.protect, "protection, comma-separated: none | clip (clamp weights to their clean range at read) | clipact (bound each ReLU by its clean maximum)")
         ->delimiter(',')->capture_default_str();
     app.add_flag("--include-biases", f.biases, "also store linear biases in faulty memory");
@@ -334,13 +339,16 @@ int run(const Flags& f) {
         if (!train_split) train_split = data::load_dataset(f.dataset, dir, true);
         return *train_split;
     };
+    if (f.norm_mean.empty() != f.norm_std.empty()) throw Error("--norm-mean and --norm-std go together");
+    std::optional<data::Normalization> norm_override;
+    if (!f.norm_mean.empty()) norm_override = data::Normalization{f.norm_mean, f.norm_std};
     // Each model file once; test and calibration sets once per normalization.
     std::vector<io::ModelFile> files;
     std::map<std::string, std::unique_ptr<train::PreparedSet>> prepared, calibration;
     std::vector<fault::SweepModel> models;
     const bool clipact = std::find(f.protect.begin(), f.protect.end(), "clipact") != f.protect.end();
     for (const auto& path : f.models) {
-        files.push_back(io::open_model(path, test, f.dataset, f.saf, [&] { return data::channel_statistics(train()); }));
+        files.push_back(io::open_model(path, test, f.dataset, f.saf, norm_override));
         const auto& m = files.back();
         const std::string key = io::join_floats(m.norm.mean) + "/" + io::join_floats(m.norm.std);
         if (!prepared.count(key)) prepared[key] = std::make_unique<train::PreparedSet>(train::prepare(test, m.norm, f.test_limit));

@@ -70,7 +70,7 @@ void add_flags(CLI::App& app, Flags& f) {
     app.add_option("--train-limit", f.train_limit, "use only the first N training images (0 = all)")->capture_default_str();
     app.add_option("--test-limit", f.test_limit, "use only the first N test images (0 = all)")->capture_default_str();
     app.add_flag("--no-augment", f.no_augment, "disable random crop + flip (on by default for CIFAR)");
-    app.add_option("--norm-mean", f.norm_mean, "per-channel mean on a 0..1 scale (default: computed from the training split)")->delimiter(',');
+    app.add_option("--norm-mean", f.norm_mean, "per-channel mean on a 0..1 scale (default: the --from file's, else computed from the training split)")->delimiter(',');
     app.add_option("--norm-std", f.norm_std, "per-channel std on a 0..1 scale (default: computed from the training split)")->delimiter(',');
     app.add_flag("--quiet", f.quiet, "no progress bar");
 }
@@ -126,6 +126,9 @@ int run(const Flags& f) {
     } else if (pretrained && !pretrained->meta("norm_mean").empty()) {
         o.norm = {io::split_floats(pretrained->meta("norm_mean"), f.from + ": norm_mean"),
                   io::split_floats(pretrained->meta("norm_std"), f.from + ": norm_std")};
+    } else if (pretrained) {  // a model's normalization is never guessed from the data
+        throw Error(f.from + ": no normalization in the file's metadata (norm_mean, norm_std); pass --norm-mean/--norm-std with the values "
+                    "the model was trained with");
     } else {
         o.norm = data::channel_statistics(train);
     }

@@ -17,6 +17,7 @@ packages=(
     gnuplot-nox               # campaign plots
     libopenmpi-dev openmpi-bin  # mpirun -np N safnet-campaign (tests/tools/mpi_campaign.sh)
     python3                   # scripts/campaign_table.py: README tables from campaign outputs
+    python3-torch             # tests/tools/import_pytorch.sh (PyTorch checkpoint import); the benchmarks' peer
     dataset-fashion-mnist     # real data for the learning tests and the main job
 )
 

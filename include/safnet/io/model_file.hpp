@@ -3,13 +3,14 @@
 //   auto m = io::open_model("runs/r20_tanh.safetensors", test_split, "cifar10");
 //   m.net->...; m.norm   // the model (weights loaded) and the normalization it was trained with
 //
-// open_model(path, test, dataset_name, saf_override, fallback_norm):
+// open_model(path, test, dataset_name, saf_override, norm_override):
 //   requires: `path` is a safnet checkpoint (safetensors with safnet's ResNet metadata) or a
 //             PyTorch export in safnet's naming (safnet/io/checkpoint.hpp).
 //   ensures:  the model takes the dataset's channels, classes and image size (an Error names
-//             the file and both values otherwise); norm is the file's norm_mean/norm_std, or,
-//             for a file without them, `fallback_norm()` (e.g. the training split's statistics);
-//             norm matches the channel count (checked).
+//             the file and both values otherwise); norm is `norm_override` when given, else the
+//             file's norm_mean/norm_std; a file without them and no override is refused (a
+//             model means something only with the normalization it was trained with, so it is
+//             never guessed from the dataset); norm matches the channel count (checked).
 // label is the file name without its extension; saf the SAF's registry name.
 #pragma once
 
@@ -20,8 +21,8 @@
 #include <safnet/saf.hpp>
 
 #include <filesystem>
-#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace safnet::io {
@@ -33,7 +34,7 @@ struct ModelFile {
 };
 
 inline ModelFile open_model(const std::string& path, const data::Dataset& test, const std::string& dataset_name, const std::string& saf_override,
-                            const std::function<data::Normalization()>& fallback_norm) {
+                            const std::optional<data::Normalization>& norm_override = std::nullopt) {
     ModelFile m;
     m.path = path;
     m.label = std::filesystem::path(path).stem().string();
@@ -51,10 +52,14 @@ inline ModelFile open_model(const std::string& path, const data::Dataset& test, 
     m.saf = saf_name(o.saf);
     m.net = std::make_unique<nn::ResNet<float>>(o);
     load_model(*m.net, file);
-    if (!file.meta("norm_mean").empty())
+    if (norm_override) {
+        m.norm = *norm_override;
+    } else if (!file.meta("norm_mean").empty() && !file.meta("norm_std").empty()) {
         m.norm = {split_floats(file.meta("norm_mean"), path + ": norm_mean"), split_floats(file.meta("norm_std"), path + ": norm_std")};
-    else
-        m.norm = fallback_norm();
+    } else {
+        throw Error(path + ": no normalization in the file's metadata (norm_mean, norm_std); pass --norm-mean/--norm-std with the values "
+                    "the model was trained with (benchmarks/pytorch/import_pytorch.py writes them into imported files)");
+    }
     m.norm.check(test.channels, path);
     return m;
 }
