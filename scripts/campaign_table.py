@@ -19,7 +19,7 @@ import sys
 
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from doc_blocks import replace_block  # noqa: E402
+from doc_blocks import add_block_arguments, emit  # noqa: E402
 
 
 def fmt_interval(row):
@@ -62,17 +62,10 @@ def table(path):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("summary")
-    ap.add_argument("--into")
-    ap.add_argument("--block")
-    ap.add_argument("--check", action="store_true")
+    add_block_arguments(ap)
     a = ap.parse_args()
     text = table(a.summary)
-    if not a.into:
-        sys.stdout.write(text)
-        return 0
-    if not a.block:
-        raise SystemExit("--into needs --block")
-    return replace_block(a.into, a.block, text, a.summary, a.check)
+    return emit(text, a, a.summary)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -7,19 +7,25 @@
 #             uninterrupted one-thread run whatever the interruptions).
 #   finetune  the trained unprotected model adapted into tanh and softsign: 5 epochs of AdamW,
 #             peak lr 1e-3, weight decay 5e-4, cosine (safnet-train --from).
+#   save      copies each unfinished model's resume state and log into PROGRESS (study/progress,
+#             committed) and each finished model into models/: on machines whose sessions end
+#             with a fresh clone, that is what carries a run over to the next session.
 # Every model continues from its resume state and a finished model is skipped, so a killed run
 # picks up where it stopped. Models go to OUT/models/resnet20_cifar10_<saf>.safetensors (with
-# the per-epoch CSV log and the resume state next to them).
+# the per-epoch CSV log and the resume state next to them); a model without a state in OUT
+# starts from PROGRESS's, if that exists (the same bits as an uninterrupted run).
 #
-#   bash scripts/cifar10_study.sh [--steps train,finetune] [--saf none,tanh,...] [--jobs J]
+#   bash scripts/cifar10_study.sh [--steps train,finetune,save] [--saf none,tanh,...] [--jobs J]
 #                                 [--stop-after-epochs N]
 # --jobs J trains J models at a time (one thread each; default: the number of cores);
 # --stop-after-epochs N trains at most N more epochs per model in this invocation.
-# Environment: CIFAR10_DIR (../shared/data/cifar-10-batches-bin), OUT (build/study).
+# Environment: CIFAR10_DIR (../shared/data/cifar-10-batches-bin), OUT (build/study),
+# PROGRESS (study/progress).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${CIFAR10_DIR:-../shared/data/cifar-10-batches-bin}
 out=${OUT:-build/study}
+progress=${PROGRESS:-study/progress}
 steps=train,finetune
 safs=none,tanh,arctan,softsign,modtanh
 jobs=$(nproc)
@@ -34,7 +40,7 @@ while (($#)); do
     esac
 done
 for step in ${steps//,/ }; do
-    case "$step" in train|finetune) ;; *) echo "cifar10_study.sh: unknown step '$step' (train, finetune)" >&2; exit 2 ;; esac
+    case "$step" in train|finetune|save) ;; *) echo "cifar10_study.sh: unknown step '$step' (train, finetune, save)" >&2; exit 2 ;; esac
 done
 [[ -f "$data/data_batch_1.bin" ]] || { echo "cifar10_study.sh: no CIFAR-10 binary set in $data (set CIFAR10_DIR)" >&2; exit 2; }
 [[ "$jobs" =~ ^[1-9][0-9]*$ ]] || { echo "cifar10_study.sh: --jobs needs a positive number, got '$jobs'" >&2; exit 2; }
@@ -49,10 +55,17 @@ finished() {  # finished MODEL EPOCHS: the CSV log holds the last epoch
     [[ -f "$1" && -f "$1.csv" ]] && [[ "$(tail -n 1 "$1.csv" | cut -d, -f1)" == "$2" ]]
 }
 
+last_epoch() { [[ -f "$1" ]] && tail -n 1 "$1" | cut -d, -f1 | grep -E '^[0-9]+$' || echo 0; }
+
 run_model() {  # run_model NAME EPOCHS FLAGS...: trains or resumes OUT/models/NAME.safetensors
     local name=$1 epochs=$2; shift 2
-    local model="$out/models/$name.safetensors" resume=()
+    local model="$out/models/$name.safetensors" resume=() saved="$progress/$name.safetensors"
     if finished "$model" "$epochs"; then echo "== $name: finished ($epochs epochs)"; return; fi
+    if [[ -f "$saved.state" ]] && (($(last_epoch "$saved.csv") > $(last_epoch "$model.csv"))); then
+        echo "== $name: continuing from $saved.state (epoch $(last_epoch "$saved.csv"))"
+        cp "$saved.state" "$model.state"
+        cp "$saved.csv" "$model.csv"
+    fi
     [[ -f "$model.state" ]] && resume=(--resume)
     echo "== $name: training (log $model.csv)"
     "$train" "${common[@]}" --epochs "$epochs" "$@" --out "$model" "${resume[@]}" "${stop_after[@]}" > "$out/models/$name.log" 2>&1 ||
@@ -69,6 +82,26 @@ parallel() {  # runs the queued commands (one per line of stdin), $jobs at a tim
     return $status
 }
 
+save_progress() {  # copies unfinished states to $progress and finished models to models/
+    mkdir -p "$progress" models
+    local model name epochs
+    for model in "$out"/models/*.safetensors; do
+        [[ -f "$model" ]] || continue
+        name=$(basename "$model" .safetensors)
+        epochs=100; [[ "$name" == *_to_* ]] && epochs=5
+        if finished "$model" "$epochs"; then
+            cp "$model" "models/$name.safetensors.tmp" && mv "models/$name.safetensors.tmp" "models/$name.safetensors"
+            cp "$model.csv" "models/$name.safetensors.csv"
+            rm -f "$progress/$name.safetensors.state" "$progress/$name.safetensors.csv"
+            echo "== $name: finished, in models/"
+        elif [[ -f "$model.state" ]]; then
+            cp "$model.state" "$progress/$name.safetensors.state.tmp" && mv "$progress/$name.safetensors.state.tmp" "$progress/$name.safetensors.state"
+            cp "$model.csv" "$progress/$name.safetensors.csv"
+            echo "== $name: epoch $(last_epoch "$model.csv") saved to $progress"
+        fi
+    done
+}
+
 recipe=(--optimizer sgd --lr 0.1 --momentum 0.9 --nesterov --wd 5e-4 --schedule cosine)
 for step in ${steps//,/ }; do
     case "$step" in
@@ -80,5 +113,6 @@ for step in ${steps//,/ }; do
             for saf in tanh softsign; do
                 echo "run_model resnet20_cifar10_none_to_$saf 5 --saf $saf --from $base --optimizer adamw --lr 1e-3 --wd 5e-4 --schedule cosine"
             done | parallel ;;
+        save) save_progress ;;
     esac
 done

@@ -23,3 +23,20 @@ def replace_block(path, block, text, source, check=False):
         f.write(new)
     os.replace(path + ".tmp", path)
     return 0
+
+
+def add_block_arguments(ap):
+    """--into FILE --block NAME [--check]: where a generated table goes."""
+    ap.add_argument("--into", help="the Markdown file holding the block")
+    ap.add_argument("--block", help="the block's name (<!-- BEGIN name --> ... <!-- END name -->)")
+    ap.add_argument("--check", action="store_true", help="change nothing; exit 1 if the block differs")
+
+
+def emit(text, args, source):
+    """Prints text, or puts it into args.into's block (checking only, with --check)."""
+    if not args.into:
+        sys.stdout.write(text)
+        return 0
+    if not args.block:
+        raise SystemExit("--into needs --block")
+    return replace_block(args.into, args.block, text, source, args.check)

@@ -14,7 +14,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from doc_blocks import replace_block  # noqa: E402
+from doc_blocks import add_block_arguments, emit  # noqa: E402
 
 
 def load(path):
@@ -77,18 +77,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("results")
     ap.add_argument("--headline", action="store_true")
-    ap.add_argument("--into")
-    ap.add_argument("--block")
-    ap.add_argument("--check", action="store_true")
+    add_block_arguments(ap)
     a = ap.parse_args()
     doc = load(a.results)
     text = headline(doc) if a.headline else full(doc)
-    if not a.into:
-        sys.stdout.write(text)
-        return 0
-    if not a.block:
-        raise SystemExit("--into needs --block")
-    return replace_block(a.into, a.block, text, a.results, a.check)
+    return emit(text, a, a.results)
 
 
 if __name__ == "__main__":
