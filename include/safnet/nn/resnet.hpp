@@ -11,7 +11,12 @@
 // Parameter names follow torchvision's state_dict ("layer1.0.conv1.weight",
 // "layer2.0.downsample.0.weight", "fc.weight"), so checkpoints map onto PyTorch models.
 // forward() keeps the activations that backward() needs; workspaces are reused, so after the
-// first step a training step does not allocate.
+// first step a training step does not allocate. This header defines the model (its blocks and
+// their fused per-image steps); the eval schedule is nn::DepthFirstExecutor's (executor.hpp),
+// the option-A shortcut nn::SubsampleShortcut's (shortcut.hpp).
+// Contract: backward() requires a train-mode forward() since the last eval pass (else Error);
+// forward_segments() requires what its comment lists; the object is neither copyable nor
+// movable (its parameter table points into it).
 #pragma once
 
 #include <safnet/fault/philox.hpp>
