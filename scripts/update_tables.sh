@@ -16,8 +16,10 @@ tables() {  # tables [--check]
     python3 scripts/performance_table.py "$perf" --headline --into README.md --block performance "$@"
     python3 scripts/performance_table.py docs/results/performance/ab_issue14_swapped.json --into docs/performance-history.md --block ab-issue14 "$@"
 }
+study=docs/results/cifar10-resnet20
 if [[ "${1:-}" == "--check" ]]; then
     tables --check
+    if [[ -d "$study" ]]; then python3 scripts/cifar10_report.py "$study" "$study.md" --check; fi
     exit
 fi
 if [[ -f build/demo/campaign/summary.csv ]]; then
@@ -29,4 +31,5 @@ if [[ -f build/bench/compare_pytorch.json ]]; then
     cp build/bench/compare_pytorch.json "$perf"
 fi
 tables
+if [[ -d "$study" ]]; then python3 scripts/cifar10_report.py "$study" "$study.md"; fi
 echo "README.md, docs/performance.md: tables regenerated from $main_job and $perf"

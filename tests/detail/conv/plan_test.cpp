@@ -25,8 +25,15 @@ TEST_CASE("automatic: Winograd from the table's channel count on row-layout plan
 }
 
 TEST_CASE("automatic: flat planes below the table's size stay on the direct kernel", "[detail][conv]") {
-    CHECK(kind(64, 64, 8) == ConvPlan::direct);
-    CHECK(kind(64, 64, 7) == ConvPlan::direct);
+    // Whether a plane is flat depends on the SIMD width (8x8 rows fill half an AVX-512 vector,
+    // two whole SSE ones).
+    for (const std::size_t side : {7, 8}) {
+        CAPTURE(side, xsimd::batch<float>::size);
+        const bool flat = safnet::detail::direct_conv_shape<float>(64, 64, 3, side, side).flat;
+        const bool efficient = safnet::detail::winograd_shape<float>(64, 64, side, side, 1).efficiency() >= conv_tuning.min_lane_efficiency;
+        CHECK(kind(64, 64, side) == (!flat && efficient ? ConvPlan::winograd : ConvPlan::direct));
+        if (xsimd::batch<float>::size == 16) CHECK(kind(64, 64, side) == ConvPlan::direct);
+    }
     CHECK(kind(32, 32, conv_tuning.winograd_min_flat_plane) == ConvPlan::winograd);
 }
 
