@@ -32,11 +32,23 @@ def fmt_fail(row):
     return f"{float(row['fail_prob']):.3f} [{float(row['fail_ci_low']):.3f}, {float(row['fail_ci_high']):.3f}]"
 
 
+def read_summaries(paths):
+    """The rows of one or more summary.csv files, in order."""
+    rows = []
+    for path in paths:
+        with open(path, newline="") as f:
+            rows += list(csv.DictReader(f))
+    return rows
+
+
 def table(path):
-    with open(path, newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r["analysis"] == "ber"]
+    return table_of(read_summaries([path]), path)
+
+
+def table_of(all_rows, source):
+    rows = [r for r in all_rows if r["analysis"] == "ber"]
     if not rows:
-        raise SystemExit(f"{path}: no 'ber' configurations")
+        raise SystemExit(f"{source}: no 'ber' configurations")
     rates = sorted({float(r["rate"]) for r in rows})
     groups = {}
     for r in rows:

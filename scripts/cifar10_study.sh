@@ -7,32 +7,39 @@
 #             uninterrupted one-thread run whatever the interruptions).
 #   finetune  the trained unprotected model adapted into tanh and softsign: 5 epochs of AdamW,
 #             peak lr 1e-3, weight decay 5e-4, cosine (safnet-train --from).
-#   campaign  safnet-campaign on every finished model (ROUNDS_CAP 2000 rounds at most per cell,
-#             at least MIN_ROUNDS 100, stopping at a 95 % half-width of 0.5 points):
-#               main      all models x fp32/fp16/q2.5 x BER 1e-7, 1e-6, 1e-5, 1e-4, no protection,
-#                         with the accuracy-vs-BER curve 1e-10..1e-4 (exact-count strata);
-#               baselines the unprotected model with clip and clipact;
-#               analysis  per layer and per bit at BER 1e-5 (fp32) for the unprotected model and
-#                         the SAF model best at fp32 / 1e-5 in `main`.
-#             Each resumes after a kill (finished configurations are kept). TEST_LIMIT (0: all
-#             10000 images) bounds the test set, for trying the step out.
+#   campaign  safnet-campaign on every finished model, ROUNDS (100) rounds per cell, --jobs runs
+#             at a time (each with nproc/jobs threads; results do not depend on either):
+#               main_<saf>   fp32/fp16/q2.5 x BER 1e-7, 1e-6, 1e-5, 1e-4, no protection;
+#               curve_<saf>  accuracy vs BER 1e-10..1e-4 at fp32 from exact-count strata
+#                            (k = 0..CURVE_KMAX (20), CURVE_ROUNDS (20) rounds each);
+#               baselines    the unprotected model with clip and clipact, the main cells;
+#               analysis_<saf> per layer and per bit at BER 1e-5 (fp32), ANALYSIS_ROUNDS (20)
+#                            rounds each, for the unprotected model and the SAF model trained
+#                            from scratch that is best at fp32 / 1e-5 (once all main_* exist).
+#             Each resumes after a kill (finished configurations are kept), also from
+#             PROGRESS/campaign (step save). For trying the step out: TEST_LIMIT (0: all 10000
+#             images) bounds the test set, PARTIAL=1 runs the analysis without all models.
 #   report    copies the training logs and the campaigns' summaries, timings and plots into
 #             docs/results/cifar10-resnet20/ (with machine.txt) and generates
 #             docs/results/cifar10-resnet20.md from them (scripts/cifar10_report.py).
 #   save      copies each unfinished model's resume state and log into PROGRESS (study/progress,
-#             committed) and each finished model into models/: on machines whose sessions end
-#             with a fresh clone, that is what carries a run over to the next session.
+#             committed), each finished model into models/ (with models/README.md and
+#             SHA256SUMS, scripts/models_index.py), and every campaign's directory into
+#             PROGRESS/campaign: on machines whose sessions end with a fresh clone, that is what
+#             carries a run over to the next session (a finished model comes back from models/).
 # Every model continues from its resume state and a finished model is skipped, so a killed run
 # picks up where it stopped. Models go to OUT/models/resnet20_cifar10_<saf>.safetensors (with
 # the per-epoch CSV log and the resume state next to them); a model without a state in OUT
 # starts from PROGRESS's, if that exists (the same bits as an uninterrupted run).
 #
-#   bash scripts/cifar10_study.sh [--steps train,finetune,save] [--saf none,tanh,...] [--jobs J]
-#                                 [--stop-after-epochs N]
-# --jobs J trains J models at a time (one thread each; default: the number of cores);
+#   bash scripts/cifar10_study.sh [--steps train,finetune,campaign,report,save] [--saf none,tanh,...] [--jobs J]
+#                                 [--threads T] [--stop-after-epochs N]
+# --jobs J trains J models (or runs J campaigns) at a time (default: the number of cores);
+# --threads T gives each campaign T threads (default: cores / J; training always uses one);
 # --stop-after-epochs N trains at most N more epochs per model in this invocation.
 # Environment: CIFAR10_DIR (../shared/data/cifar-10-batches-bin), OUT (build/study),
-# PROGRESS (study/progress).
+# PROGRESS (study/progress), RESULTS (docs/results/cifar10-resnet20), and the campaign's
+# ROUNDS, CURVE_ROUNDS, CURVE_KMAX, ANALYSIS_ROUNDS, TEST_LIMIT, PARTIAL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${CIFAR10_DIR:-../shared/data/cifar-10-batches-bin}
@@ -41,12 +48,14 @@ progress=${PROGRESS:-study/progress}
 steps=train,finetune
 safs=none,tanh,arctan,softsign,modtanh
 jobs=$(nproc)
+threads=
 stop_after=()
 while (($#)); do
     case "$1" in
         --steps) steps=$2; shift 2 ;;
         --saf) safs=$2; shift 2 ;;
         --jobs) jobs=$2; shift 2 ;;
+        --threads) threads=$2; shift 2 ;;
         --stop-after-epochs) stop_after=(--stop-after "$2"); shift 2 ;;
         *) echo "cifar10_study.sh: unknown argument '$1' (see the comment at the top)" >&2; exit 2 ;;
     esac
@@ -56,6 +65,7 @@ for step in ${steps//,/ }; do
 done
 [[ -f "$data/data_batch_1.bin" ]] || { echo "cifar10_study.sh: no CIFAR-10 binary set in $data (set CIFAR10_DIR)" >&2; exit 2; }
 [[ "$jobs" =~ ^[1-9][0-9]*$ ]] || { echo "cifar10_study.sh: --jobs needs a positive number, got '$jobs'" >&2; exit 2; }
+[[ -z "$threads" || "$threads" =~ ^[1-9][0-9]*$ ]] || { echo "cifar10_study.sh: --threads needs a positive number, got '$threads'" >&2; exit 2; }
 
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)" --target safnet-train safnet-campaign >/dev/null
@@ -63,8 +73,23 @@ mkdir -p "$out/models"
 train=build/release/examples/safnet-train
 common=(--dataset cifar10 --data-dir "$data" --model resnet20 --batch 128 --seed 1 --threads 1 --quiet)
 
+all_models=(none tanh arctan softsign modtanh none_to_tanh none_to_softsign)
+model_epochs() { if [[ "$1" == *_to_* ]]; then echo 5; else echo 100; fi; }  # model_epochs SAF_OR_NAME
+[[ -n "$threads" ]] || threads=$(( $(nproc) / jobs ))
+((threads >= 1)) || threads=1
+rounds=${ROUNDS:-100} curve_rounds=${CURVE_ROUNDS:-20} curve_kmax=${CURVE_KMAX:-20} analysis_rounds=${ANALYSIS_ROUNDS:-20}
+
 finished() {  # finished MODEL EPOCHS: the CSV log holds the last epoch
     [[ -f "$1" && -f "$1.csv" ]] && [[ "$(tail -n 1 "$1.csv" | cut -d, -f1)" == "$2" ]]
+}
+
+restore_finished() {  # restore_finished NAME EPOCHS: a model finished in an earlier session, from models/
+    local model="$out/models/$1.safetensors" shipped="models/$1.safetensors"
+    if ! finished "$model" "$2" && finished "$shipped" "$2"; then
+        cp "$shipped" "$model.tmp" && mv "$model.tmp" "$model"
+        cp "$shipped.csv" "$model.csv"
+        echo "== $1: finished in an earlier session, copied from $shipped"
+    fi
 }
 
 last_epoch() { [[ -f "$1" ]] && tail -n 1 "$1" | cut -d, -f1 | grep -E '^[0-9]+$' || echo 0; }
@@ -72,6 +97,7 @@ last_epoch() { [[ -f "$1" ]] && tail -n 1 "$1" | cut -d, -f1 | grep -E '^[0-9]+$
 run_model() {  # run_model NAME EPOCHS FLAGS...: trains or resumes OUT/models/NAME.safetensors
     local name=$1 epochs=$2; shift 2
     local model="$out/models/$name.safetensors" resume=() saved="$progress/$name.safetensors"
+    restore_finished "$name" "$epochs"
     if finished "$model" "$epochs"; then echo "== $name: finished ($epochs epochs)"; return; fi
     if [[ -f "$saved.state" ]] && (($(last_epoch "$saved.csv") > $(last_epoch "$model.csv"))); then
         echo "== $name: continuing from $saved.state (epoch $(last_epoch "$saved.csv"))"
@@ -100,7 +126,7 @@ save_progress() {  # copies unfinished states to $progress and finished models t
     for model in "$out"/models/*.safetensors; do
         [[ -f "$model" ]] || continue
         name=$(basename "$model" .safetensors)
-        epochs=100; [[ "$name" == *_to_* ]] && epochs=5
+        epochs=$(model_epochs "$name")
         if finished "$model" "$epochs"; then
             cp "$model" "models/$name.safetensors.tmp" && mv "models/$name.safetensors.tmp" "models/$name.safetensors"
             cp "$model.csv" "models/$name.safetensors.csv"
@@ -112,54 +138,79 @@ save_progress() {  # copies unfinished states to $progress and finished models t
             echo "== $name: epoch $(last_epoch "$model.csv") saved to $progress"
         fi
     done
+    local dir
+    for dir in "$out"/campaign/*/; do
+        [[ -f "$dir/campaign-state.json" ]] || continue
+        name=$(basename "$dir")
+        mkdir -p "$progress/campaign"
+        rm -rf "$progress/campaign/$name.tmp" && cp -r "$dir" "$progress/campaign/$name.tmp"
+        rm -rf "$progress/campaign/$name" && mv "$progress/campaign/$name.tmp" "$progress/campaign/$name"
+        echo "== campaign $name: $(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["done"]))' "$dir/campaign-state.json" 2>/dev/null || echo '?') configurations saved to $progress/campaign"
+    done
+    [[ -f "$out/campaign/settings.txt" ]] && cp "$out/campaign/settings.txt" "$progress/campaign/settings.txt"
+    if compgen -G "models/*.safetensors" >/dev/null; then python3 scripts/models_index.py models; fi
 }
 
 campaign_run() {  # campaign_run NAME FLAGS...: one resumable safnet-campaign run into OUT/campaign/NAME
-    local dir="$out/campaign/$1" resume=(); shift
-    [[ -f "$dir/campaign-state.json" ]] && resume=(--resume)
-    echo "== campaign $(basename "$dir") (log $dir.log)"
+    local name=$1 dir="$out/campaign/$1" resume=(); shift
     mkdir -p "$out/campaign"
-    build/release/examples/safnet-campaign --dataset cifar10 --data-dir "$data" --seed 1 --threads "$(nproc)" --quiet \
-        --rounds "${ROUNDS_CAP:-2000}" --min-rounds "${MIN_ROUNDS:-100}" --ci-halfwidth 0.5 --test-limit "${TEST_LIMIT:-0}" \
-        "$@" --out "$dir" "${resume[@]}" > "$dir.log" 2>&1 || { echo "== campaign $(basename "$dir"): failed, see $dir.log" >&2; return 1; }
+    if [[ ! -f "$dir/campaign-state.json" && -f "$progress/campaign/$name/campaign-state.json" ]]; then
+        echo "== campaign $name: continuing from $progress/campaign/$name"
+        rm -rf "$dir.tmp" && cp -r "$progress/campaign/$name" "$dir.tmp" && rm -rf "$dir" && mv "$dir.tmp" "$dir"
+    fi
+    [[ -f "$dir/campaign-state.json" ]] && resume=(--resume)
+    echo "== campaign $name (log $dir.log)"
+    build/release/examples/safnet-campaign --dataset cifar10 --data-dir "$data" --seed 1 --threads "$threads" --quiet \
+        --test-limit "${TEST_LIMIT:-0}" "$@" --out "$dir" "${resume[@]}" > "$dir.log" 2>&1 || { echo "== campaign $name: failed, see $dir.log" >&2; return 1; }
 }
 
 campaign_step() {
-    local models=() saf
-    for saf in none tanh arctan softsign modtanh none_to_tanh none_to_softsign; do
-        local m="$out/models/resnet20_cifar10_$saf.safetensors" epochs=100
-        [[ "$saf" == *_to_* ]] && epochs=5
-        if finished "$m" "$epochs"; then models+=(--model "$m"); else echo "== campaign: skipping $saf (not trained yet)"; fi
+    local none="$out/models/resnet20_cifar10_none.safetensors" saf m ready=()
+    for saf in "${all_models[@]}"; do
+        m="$out/models/resnet20_cifar10_$saf.safetensors"
+        restore_finished "resnet20_cifar10_$saf" "$(model_epochs "$saf")"
+        if finished "$m" "$(model_epochs "$saf")"; then ready+=("$saf"); else echo "== campaign: skipping $saf (not trained yet)"; fi
     done
-    local none="$out/models/resnet20_cifar10_none.safetensors"
     finished "$none" 100 || { echo "== campaign: needs at least the finished unprotected model $none (step train)" >&2; exit 1; }
     mkdir -p "$out/campaign"
-    printf 'test_limit=%s\nrounds_cap=%s\nmin_rounds=%s\n' "${TEST_LIMIT:-0}" "${ROUNDS_CAP:-2000}" "${MIN_ROUNDS:-100}" > "$out/campaign/settings.txt"
-    campaign_run main "${models[@]}" --dtype fp32,fp16,q2.5 --ber 1e-7,1e-6,1e-5,1e-4 --ber-curve 1e-10:1e-4:25
-    campaign_run baselines --model "$none" --dtype fp32,fp16,q2.5 --ber 1e-7,1e-6,1e-5,1e-4 --protect clip,clipact
-    # The SAF model with the best mean top-1 at fp32 / BER 1e-5 in `main`.
+    printf 'test_limit=%s\nrounds=%s\ncurve_rounds=%s\ncurve_kmax=%s\nanalysis_rounds=%s\n' "${TEST_LIMIT:-0}" "$rounds" "$curve_rounds" "$curve_kmax" \
+        "$analysis_rounds" > "$out/campaign/settings.txt"
+    {
+        echo "campaign_run baselines --model $none --dtype fp32,fp16,q2.5 --ber 1e-7,1e-6,1e-5,1e-4 --protect clip,clipact --rounds $rounds"
+        for saf in "${ready[@]}"; do
+            m="$out/models/resnet20_cifar10_$saf.safetensors"
+            echo "campaign_run main_$saf --model $m --dtype fp32,fp16,q2.5 --ber 1e-7,1e-6,1e-5,1e-4 --rounds $rounds"
+            echo "campaign_run curve_$saf --model $m --dtype fp32 --ber 0 --rounds 1 --ber-curve 1e-10:1e-4:25 --curve-rounds $curve_rounds --curve-kmax $curve_kmax"
+        done
+    } | parallel
+    ((${#ready[@]} == ${#all_models[@]})) || [[ -n "${PARTIAL:-}" ]] || { echo "== campaign: the analysis waits for every model's main campaign" >&2; return 0; }
+    # The SAF model with the best mean top-1 at fp32 / BER 1e-5 among those trained from scratch.
     local best
-    best=$(python3 - "$out/campaign/main/summary.csv" <<'PY'
+    best=$(python3 - "$out"/campaign/main_*/summary.csv <<'PY'
 import csv, sys
-rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["analysis"] == "ber" and r["dtype"] == "fp32" and r["saf"] != "none"
+rows = [r for f in sys.argv[1:] for r in csv.DictReader(open(f))
+        if r["analysis"] == "ber" and r["dtype"] == "fp32" and r["saf"] != "none" and "_to_" not in r["path"]
         and r["protect"] == "none" and abs(float(r["rate"]) - 1e-5) < 1e-12]
 print(max(rows, key=lambda r: float(r["mean"]))["path"] if rows else "")
 PY
 )
-    local analysed=(--model "$none"); [[ -n "$best" ]] && analysed+=(--model "$best")
-    campaign_run analysis "${analysed[@]}" --dtype fp32 --ber 1e-5 --per-layer --per-bit
+    {
+        echo "campaign_run analysis_none --model $none --dtype fp32 --ber 1e-5 --per-layer --per-bit --rounds $analysis_rounds"
+        [[ -n "$best" ]] && echo "campaign_run analysis_$(basename "$best" .safetensors | sed 's/^resnet20_cifar10_//') --model $best --dtype fp32 --ber 1e-5 --per-layer --per-bit --rounds $analysis_rounds"
+    } | parallel
 }
 
 report_step() {
-    local results=${RESULTS:-docs/results/cifar10-resnet20} name f
-    [[ -f "$out/campaign/analysis/summary.csv" ]] || { echo "== report: needs the finished campaign step ($out/campaign/analysis)" >&2; exit 1; }
-    mkdir -p "$results/training"
+    local results=${RESULTS:-docs/results/cifar10-resnet20} dir name f
+    compgen -G "$out/campaign/analysis_*/summary.csv" >/dev/null || { echo "== report: needs the finished campaign step ($out/campaign/analysis_*)" >&2; exit 1; }
+    rm -rf "$results" && mkdir -p "$results/training" "$results/campaign"
     cp "$out"/models/*.safetensors.csv "$results/training/"
-    for name in main baselines analysis; do
-        mkdir -p "$results/$name"
-        for f in summary.csv timing.json curve.csv "$out/campaign/$name"/*.png; do
-            f=$(basename "$f")
-            [[ -f "$out/campaign/$name/$f" ]] && cp "$out/campaign/$name/$f" "$results/$name/"
+    for dir in "$out"/campaign/*/; do
+        name=$(basename "$dir")
+        [[ -f "$dir/summary.csv" ]] || { echo "== report: campaign $name has not finished (no $dir/summary.csv)" >&2; exit 1; }
+        mkdir -p "$results/campaign/$name"
+        for f in "$dir"/summary.csv "$dir"/timing.json "$dir"/curve.csv "$dir"/*.png; do
+            [[ -f "$f" ]] && cp "$f" "$results/campaign/$name/"
         done
     done
     echo "$(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(date -u +%Y-%m-%d)" > "$results/machine.txt"

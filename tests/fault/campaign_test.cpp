@@ -217,6 +217,20 @@ TEST_CASE("empty fault spaces are refused, naming the codec and mask", "[fault][
     CHECK_THROWS_WITH(fault::run_campaign(f.model, f.test, no_critical), Catch::Contains("critical class") && Catch::Contains("0x40000000"));
 }
 
+TEST_CASE("auto estimator: BER 0 and budgets too small to pilot strata are plain; explicit stratified at BER 0 is refused", "[fault][campaign]") {
+    Fixture f(Identity{});
+    for (const auto& [rate, rounds] : {std::pair{0.0, std::size_t{1}}, std::pair{0.0, std::size_t{40}}, std::pair{2e-5, std::size_t{1}}}) {
+        const fault::CampaignSpec spec{.fault = fault::FaultModel::bit_flip(rate), .rounds = rounds, .seed = 3};
+        const auto r = fault::run_campaign(f.model, f.test, spec);
+        CHECK(r.estimate.estimator == fault::Estimator::plain);
+        CHECK(r.rounds.size() == rounds);
+        if (rate == 0)
+            for (const auto& round : r.rounds) CHECK(round.flips == 0);
+    }
+    const fault::CampaignSpec zero{.fault = fault::FaultModel::bit_flip(0.0), .rounds = 4, .estimator = fault::Estimator::stratified};
+    CHECK_THROWS_WITH(fault::run_campaign(f.model, f.test, zero), Catch::Contains("BER 0") && Catch::Contains("fp32"));
+}
+
 TEST_CASE("activation clipping baseline: calibrated bounds, no effect on clean data, reset afterwards", "[fault][campaign]") {
     Fixture f(Identity{});
     const auto exponents = fault::FaultModel::stuck_at(true, 0.02).with_mask(0x7F800000u);

@@ -366,7 +366,14 @@ EstimatorDesign campaign_design(const CampaignSpec& spec, const StoredWeights<C,
             throw Error("stratified estimator: the critical class " + hex_mask(spec.critical_bits.value_or(0)) + " has no eligible bit" + where);
         return EstimatorDesign(es);
     }
+    if (!(spec.fault.rate > 0)) {  // nothing to stratify: every round is clean
+        if (spec.estimator == Estimator::stratified) throw Error("stratified estimator: BER 0 has no faults to stratify" + where);
+        return EstimatorDesign(es);
+    }
     CriticalStrata strata = CriticalStrata::plan(n_critical, spec.fault.rate, spec.tail_mass, spec.max_strata);
+    // auto: a budget too small to pilot even the count strata stays plain (before the sign split,
+    // which a budget of a round or two cannot plan at all).
+    if (spec.estimator == Estimator::automatic && spec.rounds < 2 * strata.size()) return EstimatorDesign(es);
     if (spec.sign_strata) {  // as many sign-split strata as the strata limit and the budget's pilot allow
         const std::uint64_t per_word = static_cast<std::uint64_t>(detail::eligible_bits(bits, mask).count);
         const std::uint64_t negative = per_word * store.negative_words();
@@ -375,7 +382,7 @@ EstimatorDesign campaign_design(const CampaignSpec& spec, const StoredWeights<C,
     }
     if (spec.estimator == Estimator::automatic) {
         const bool covered = !strata.strata().back().is_tail() || strata.strata().back().weight <= spec.tail_mass;
-        if (!covered || spec.rounds < 2 * strata.size() || spec.fault.rate <= 0) return EstimatorDesign(es);
+        if (!covered || spec.rounds < 2 * strata.size()) return EstimatorDesign(es);
     }
     critical_mask = mask;
     critical_bits = n_critical;
