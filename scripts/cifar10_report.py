@@ -19,6 +19,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from campaign_table import fmt_fail, fmt_interval, read_summaries, table_of  # noqa: E402
+from doc_blocks import replace_block  # noqa: E402
 
 MODELS = ["none", "tanh", "arctan", "softsign", "modtanh", "none_to_tanh", "none_to_softsign"]
 RECIPE = ("ResNet20 (option A), 100 epochs, batch 128, SGD with Nesterov momentum 0.9, peak learning rate 0.1 with a "
@@ -196,13 +197,25 @@ def report(d):
     return "\n".join(parts)
 
 
+def readme_headline(d, report_path):
+    st = settings(d)
+    rows = summaries(d, "main_")
+    return (headline(rows) + "\n" + loss_summary(rows) + "\n" +
+            f"{st['rounds']} rounds per cell on {'all 10000' if st['test_limit'] == '0' else 'the first ' + st['test_limit']} "
+            f"CIFAR-10 test images; every cell, the curve to 1e-10, baselines, per-layer and per-bit analyses, the recipe "
+            f"and wall times: [{report_path}]({report_path}).\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("results")
     ap.add_argument("out")
     ap.add_argument("--check", action="store_true")
+    ap.add_argument("--readme", help="also put the headline table into this file's block cifar10-headline")
     a = ap.parse_args()
     text = report(a.results)
+    if a.readme and replace_block(a.readme, "cifar10-headline", readme_headline(a.results, a.out), a.results, a.check):
+        return 1
     if a.check:
         with open(a.out) as f:
             if f.read() != text:

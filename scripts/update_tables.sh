@@ -4,7 +4,8 @@
 #                       docs/results/fashion-mnist/summary.csv
 #   compare-pytorch  <- build/bench/compare_pytorch.json of `bash benchmarks/compare_pytorch.sh`,
 #   performance         copied first to docs/results/performance/compare_pytorch.json
-#   cifar10 report   <- docs/results/cifar10-resnet20/ (scripts/cifar10_study.sh --steps report)
+#   cifar10 report,  <- docs/results/cifar10-resnet20/ (scripts/cifar10_study.sh --steps report)
+#   cifar10-headline
 #   models/README.md, models/SHA256SUMS <- models/*.safetensors (scripts/models_index.py)
 # (the copies are committed, so the test command can check the tables against them).
 # With --check, changes nothing and fails if a table differs from its committed data.
@@ -21,7 +22,7 @@ tables() {  # tables [--check]
 study=docs/results/cifar10-resnet20
 if [[ "${1:-}" == "--check" ]]; then
     tables --check
-    if [[ -d "$study" ]]; then python3 scripts/cifar10_report.py "$study" "$study.md" --check; fi
+    if [[ -d "$study" ]]; then python3 scripts/cifar10_report.py "$study" "$study.md" --readme README.md --check; fi
     if compgen -G "models/*.safetensors" >/dev/null; then python3 scripts/models_index.py models --check; fi
     exit
 fi
@@ -34,6 +35,6 @@ if [[ -f build/bench/compare_pytorch.json ]]; then
     cp build/bench/compare_pytorch.json "$perf"
 fi
 tables
-if [[ -d "$study" ]]; then python3 scripts/cifar10_report.py "$study" "$study.md"; fi
+if [[ -d "$study" ]]; then python3 scripts/cifar10_report.py "$study" "$study.md" --readme README.md; fi
 if compgen -G "models/*.safetensors" >/dev/null; then python3 scripts/models_index.py models; fi
 echo "README.md, docs/performance.md: tables regenerated from $main_job and $perf"
