@@ -33,6 +33,13 @@ def read_csv(path):
         return list(csv.DictReader(f))
 
 
+def final_accuracies(d):
+    finals = {}
+    for log in sorted(f for f in os.listdir(os.path.join(d, "training")) if f.endswith(".csv")):
+        finals[short(log.replace(".safetensors.csv", ""))] = float(read_csv(os.path.join(d, "training", log))[-1]["test_accuracy"])
+    return finals
+
+
 def training_table(d):
     logs = sorted(f for f in os.listdir(os.path.join(d, "training")) if f.endswith(".csv"))
     if not logs:
@@ -100,6 +107,50 @@ def loss_summary(rows, rate=1e-5):
         lines.append(f"- {dtype}: unprotected {float(none[0]['mean']):.2f} % (a drop of {drop(none[0]):.2f} points); the SAF models drop "
                      f"{drop(best):.2f} ({best['model']}) to {drop(worst):.2f} ({worst['model']}) points.")
     return "\n".join(lines) + "\n"
+
+
+def short(model):
+    return model.replace("resnet20_cifar10_", "")
+
+
+def paper_comparison(rows, finals, rate=1e-5):
+    """The paper's claims (arXiv 2411.19027, CIFAR-10 ResNet20) next to what these files show."""
+    cells = at_rate(rows, rate)
+    drop = lambda r: float(r["clean_top1"]) - float(r["mean"])  # noqa: E731
+    out = ["| the paper says | measured here | holds here |", "|---|---|---|"]
+    none = {r["dtype"]: r for r in cells if r["saf"] == "none"}
+    if none:
+        worst = min(none.values(), key=drop)
+        out.append(f"| without protection, BER {rate:g} costs more than 50 points of top-1 in FP32, FP16 and Q2.5 | "
+                   + "; ".join(f"{d}: {drop(r):.2f} points" for d, r in none.items()) + f" | {'yes' if drop(worst) > 50 else 'no'} |")
+    scratch = [r for r in cells if r["saf"] != "none" and "_to_" not in r["model"]]
+    if scratch:
+        worst = max(scratch, key=drop)
+        upper = max(float(r["clean_top1"]) - float(r["ci_low"]) for r in scratch if r["ci_low"] != "")
+        out.append(f"| with a SAF the loss at BER {rate:g} stays below 3 points | largest mean loss {drop(worst):.2f} points "
+                   f"({short(worst['model'])}, {worst['dtype']}); largest loss the intervals allow {upper:.2f} points | "
+                   f"{'yes' if drop(worst) < 3 else 'no'} for the means{'' if upper < 3 else f'; the intervals do not exclude {upper:.2f}'} |")
+        for dtype in ("fp32", "fp16", "q2.5"):
+            mine = [r for r in scratch if r["dtype"] == dtype]
+            if mine:
+                best = max(mine, key=lambda r: float(r["mean"]))
+                out.append(f"| softsign is the best SAF on CIFAR | {dtype}: best mean at BER {rate:g} is {short(best['model'])} "
+                           f"({float(best['mean']):.2f} %) | {'yes' if best['saf'] == 'softsign' else 'no'} |")
+    if "none" in finals:
+        others = {m: a for m, a in finals.items() if m != "none" and "_to_" not in m}
+        if others:
+            out.append("| SAF models reach the unprotected model's clean accuracy or slightly more | "
+                       + "; ".join(f"{m} {a - finals['none']:+.2f}" for m, a in others.items())
+                       + f" points (unprotected {finals['none']:.2f} %) | {'yes' if all(a >= finals['none'] for a in others.values()) else 'no'} |")
+    tuned = [r for r in cells if "_to_" in r["model"]]
+    for r in tuned:
+        saf = r["saf"]
+        twin = next((x for x in scratch if x["saf"] == saf and x["dtype"] == r["dtype"]), None)
+        if twin and r["dtype"] == "fp32":
+            out.append(f"| a pretrained model adapts to a SAF in a few epochs | {short(r['model'])} (5 epochs): clean {float(r['clean_top1']):.2f} %, "
+                       f"{float(r['mean']):.2f} % at BER {rate:g}; from scratch (100 epochs): {float(twin['clean_top1']):.2f} %, {float(twin['mean']):.2f} % | "
+                       f"{'yes' if drop(r) < 3 else 'no'} |")
+    return "\n".join(out) + "\n"
 
 
 CURVE_RATES = (1e-9, 1e-8, 1e-7, 1e-6, 1e-5)
@@ -184,6 +235,7 @@ def report(d):
              "(biases and batch-norm parameters stay clean); a round fails when its top-1 drops more than 10 points below clean. "
              "Intervals are the estimators' 95 %% intervals (docs/statistics.md)." % (st["rounds"], images), "",
              headline(main_rows), loss_summary(main_rows),
+             "## Compared with the paper", "", paper_comparison(main_rows, final_accuracies(d)),
              "## Every cell", "", table_of(main_rows, "campaign/main_*"), "",
              "## Accuracy against BER, 1e-10 to 1e-4 (fp32)", "",
              "From exact-count strata (k = 0..K_max faults, %s rounds each) weighted by the binomial law of the fault count: "
