@@ -92,11 +92,17 @@ restore_finished() {  # restore_finished NAME EPOCHS: a model finished in an ear
     fi
 }
 
+locked() {  # locked FILE: holds FILE's lock until the calling (background) job ends; fails if another invocation holds it
+    local fd
+    exec {fd}>"$1" && flock -n "$fd"
+}
+
 last_epoch() { [[ -f "$1" ]] && tail -n 1 "$1" | cut -d, -f1 | grep -E '^[0-9]+$' || echo 0; }
 
 run_model() {  # run_model NAME EPOCHS FLAGS...: trains or resumes OUT/models/NAME.safetensors
     local name=$1 epochs=$2; shift 2
     local model="$out/models/$name.safetensors" resume=() saved="$progress/$name.safetensors"
+    locked "$out/models/$name.lock" || { echo "== $name: another invocation is training it, skipped"; return 0; }
     restore_finished "$name" "$epochs"
     if finished "$model" "$epochs"; then echo "== $name: finished ($epochs epochs)"; return; fi
     if [[ -f "$saved.state" ]] && (($(last_epoch "$saved.csv") > $(last_epoch "$model.csv"))); then
@@ -154,6 +160,7 @@ save_progress() {  # copies unfinished states to $progress and finished models t
 campaign_run() {  # campaign_run NAME FLAGS...: one resumable safnet-campaign run into OUT/campaign/NAME
     local name=$1 dir="$out/campaign/$1" resume=(); shift
     mkdir -p "$out/campaign"
+    locked "$dir.lock" || { echo "== campaign $name: another invocation is running it, skipped"; return 0; }
     if [[ ! -f "$dir/campaign-state.json" && -f "$progress/campaign/$name/campaign-state.json" ]]; then
         echo "== campaign $name: continuing from $progress/campaign/$name"
         rm -rf "$dir.tmp" && cp -r "$progress/campaign/$name" "$dir.tmp" && rm -rf "$dir" && mv "$dir.tmp" "$dir"
