@@ -44,7 +44,6 @@ def training_table(d):
     logs = sorted(f for f in os.listdir(os.path.join(d, "training")) if f.endswith(".csv"))
     if not logs:
         raise SystemExit(f"{d}/training: no training logs")
-    finals = {}
     out = ["| model | epochs | test top-1 after the last epoch | best epoch's test top-1 | training wall time |", "|---|---|---|---|---|"]
     for log in logs:
         rows = read_csv(os.path.join(d, "training", log))
@@ -52,8 +51,8 @@ def training_table(d):
         hours = sum(float(r["seconds"]) for r in rows) / 3600
         out.append(f"| {log.replace('.safetensors.csv', '')} | {last['epoch']} | {float(last['test_accuracy']):.2f} % | "
                    f"{float(best['test_accuracy']):.2f} % (epoch {best['epoch']}) | {hours:.2f} h |")
-        finals[log.replace('.safetensors.csv', '').replace("resnet20_cifar10_", "")] = float(last["test_accuracy"])
     out.append("")
+    finals = final_accuracies(d)
     if "none" in finals:
         base = finals["none"]
         out.append(f"Targets: the unprotected model at least 91.0 % ({base:.2f} %: {'met' if base >= 91.0 else 'not met'}); every SAF model "
@@ -81,6 +80,11 @@ def at_rate(rows, rate):
     return [r for r in rows if r["analysis"] == "ber" and abs(float(r["rate"]) - rate) <= 1e-9 * rate]
 
 
+def drop(row):
+    """Points of top-1 a configuration loses against clean, on average."""
+    return float(row["clean_top1"]) - float(row["mean"])
+
+
 def headline(rows, rate=1e-5):
     mine = at_rate(rows, rate)
     if not mine:
@@ -101,7 +105,6 @@ def loss_summary(rows, rate=1e-5):
         safs = [r for r in mine if r["saf"] != "none"]
         if not none or not safs:
             continue
-        drop = lambda r: float(r["clean_top1"]) - float(r["mean"])  # noqa: E731
         worst = max(safs, key=drop)
         best = min(safs, key=drop)
         lines.append(f"- {dtype}: unprotected {float(none[0]['mean']):.2f} % (a drop of {drop(none[0]):.2f} points); the SAF models drop "
@@ -116,7 +119,6 @@ def short(model):
 def paper_comparison(rows, finals, rate=1e-5):
     """The paper's claims (arXiv 2411.19027, CIFAR-10 ResNet20) next to what these files show."""
     cells = at_rate(rows, rate)
-    drop = lambda r: float(r["clean_top1"]) - float(r["mean"])  # noqa: E731
     out = ["| the paper says | measured here | holds here |", "|---|---|---|"]
     none = {r["dtype"]: r for r in cells if r["saf"] == "none"}
     if none:

@@ -80,13 +80,19 @@ model_epochs() { if [[ "$1" == *_to_* ]]; then echo 5; else echo 100; fi; }  # m
 rounds=${ROUNDS:-100} curve_rounds=${CURVE_ROUNDS:-20} curve_kmax=${CURVE_KMAX:-20} analysis_rounds=${ANALYSIS_ROUNDS:-20}
 
 finished() {  # finished MODEL EPOCHS: the CSV log holds the last epoch
-    [[ -f "$1" && -f "$1.csv" ]] && [[ "$(tail -n 1 "$1.csv" | cut -d, -f1)" == "$2" ]]
+    [[ -f "$1" ]] && (($(last_epoch "$1.csv") == $2))
+}
+
+copy_atomic() {  # copy_atomic SRC DST: DST (a file or a directory) becomes a whole copy of SRC, never half of one
+    rm -rf "$2.tmp" && cp -r "$1" "$2.tmp"
+    if [[ -d "$2" ]]; then rm -rf "$2"; fi  # a file is renamed over atomically; a directory cannot be
+    mv -T "$2.tmp" "$2"
 }
 
 restore_finished() {  # restore_finished NAME EPOCHS: a model finished in an earlier session, from models/
     local model="$out/models/$1.safetensors" shipped="models/$1.safetensors"
     if ! finished "$model" "$2" && finished "$shipped" "$2"; then
-        cp "$shipped" "$model.tmp" && mv "$model.tmp" "$model"
+        copy_atomic "$shipped" "$model"
         cp "$shipped.csv" "$model.csv"
         echo "== $1: finished in an earlier session, copied from $shipped"
     fi
@@ -134,12 +140,12 @@ save_progress() {  # copies unfinished states to $progress and finished models t
         name=$(basename "$model" .safetensors)
         epochs=$(model_epochs "$name")
         if finished "$model" "$epochs"; then
-            cp "$model" "models/$name.safetensors.tmp" && mv "models/$name.safetensors.tmp" "models/$name.safetensors"
+            copy_atomic "$model" "models/$name.safetensors"
             cp "$model.csv" "models/$name.safetensors.csv"
             rm -f "$progress/$name.safetensors.state" "$progress/$name.safetensors.csv"
             echo "== $name: finished, in models/"
         elif [[ -f "$model.state" ]]; then
-            cp "$model.state" "$progress/$name.safetensors.state.tmp" && mv "$progress/$name.safetensors.state.tmp" "$progress/$name.safetensors.state"
+            copy_atomic "$model.state" "$progress/$name.safetensors.state"
             cp "$model.csv" "$progress/$name.safetensors.csv"
             echo "== $name: epoch $(last_epoch "$model.csv") saved to $progress"
         fi
@@ -149,8 +155,7 @@ save_progress() {  # copies unfinished states to $progress and finished models t
         [[ -f "$dir/campaign-state.json" ]] || continue
         name=$(basename "$dir")
         mkdir -p "$progress/campaign"
-        rm -rf "$progress/campaign/$name.tmp" && cp -r "$dir" "$progress/campaign/$name.tmp"
-        rm -rf "$progress/campaign/$name" && mv "$progress/campaign/$name.tmp" "$progress/campaign/$name"
+        copy_atomic "$dir" "$progress/campaign/$name"
         echo "== campaign $name: $(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["done"]))' "$dir/campaign-state.json" 2>/dev/null || echo '?') configurations saved to $progress/campaign"
     done
     [[ -f "$out/campaign/settings.txt" ]] && cp "$out/campaign/settings.txt" "$progress/campaign/settings.txt"
@@ -163,7 +168,7 @@ campaign_run() {  # campaign_run NAME FLAGS...: one resumable safnet-campaign ru
     locked "$dir.lock" || { echo "== campaign $name: another invocation is running it, skipped"; return 0; }
     if [[ ! -f "$dir/campaign-state.json" && -f "$progress/campaign/$name/campaign-state.json" ]]; then
         echo "== campaign $name: continuing from $progress/campaign/$name"
-        rm -rf "$dir.tmp" && cp -r "$progress/campaign/$name" "$dir.tmp" && rm -rf "$dir" && mv "$dir.tmp" "$dir"
+        copy_atomic "$progress/campaign/$name" "$dir"
     fi
     [[ -f "$dir/campaign-state.json" ]] && resume=(--resume)
     echo "== campaign $name (log $dir.log)"

@@ -24,13 +24,13 @@ for m in "${models[@]}"; do flags+=(--model "$m"); done
 "$campaign" "${flags[@]}" --dataset cifar10 --data-dir "$data" --ber 0 --rounds 1 --quiet --out "$work/clean" > "$work/log" 2>&1 ||
     { cat "$work/log" >&2; exit 1; }
 python3 - "$work/clean/summary.csv" "${models[@]}" <<'PY'
-import csv, json, struct, sys
+import csv, sys
+sys.path.insert(0, "scripts")
+from models_index import metadata
 measured = {r["path"]: float(r["clean_top1"]) for r in csv.DictReader(open(sys.argv[1]))}
 bad = 0
 for path in sys.argv[2:]:
-    with open(path, "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-        stated = float(json.loads(f.read(n))["__metadata__"]["test_accuracy"])
+    stated = float(metadata(path)["test_accuracy"])
     got = measured[path]
     ok = abs(got - stated) < 0.005  # both are counts of 10000 images in percent, printed to 2 decimals
     bad += not ok
