@@ -7,7 +7,9 @@ RESULTS_DIR (docs/results/cifar10-resnet20/, filled by `scripts/cifar10_study.sh
 report`) holds training/<model>.safetensors.csv (the per-epoch logs); campaign/main_<saf>,
 campaign/curve_<saf>, campaign/baselines and campaign/analysis_<saf> (each the summary.csv,
 curve.csv, timing.json and plots of one safnet-campaign --out); machine.txt; and settings.txt
-(the campaign step's test limit and round counts). Every
+(the campaign step's test limit and round counts); campaign/pending.csv lists the unfinished
+campaigns (campaign, configurations done, configurations). Any of them may be missing while the
+study runs: the report then says what is pending and gives what has finished. Every
 figure in the report comes from those files; with --check nothing is written and the script
 fails if OUT.md differs from what the files give (the test command runs this).
 """
@@ -22,6 +24,12 @@ from campaign_table import fmt_fail, fmt_interval, read_summaries, table_of  # n
 from doc_blocks import replace_block  # noqa: E402
 
 MODELS = ["none", "tanh", "arctan", "softsign", "modtanh", "none_to_tanh", "none_to_softsign"]
+CAMPAIGNS = [f"main_{m}" for m in MODELS] + ["baselines"] + [f"curve_{m}" for m in MODELS]
+
+
+def epochs_of(model):
+    """The epochs the study trains `model` for: fine-tuned models 5, the others 100."""
+    return 5 if "_to_" in model else 100
 RECIPE = ("ResNet20 (option A), 100 epochs, batch 128, SGD with Nesterov momentum 0.9, peak learning rate 0.1 with a "
           "cosine schedule, weight decay 5e-4 on the raw weights, random crop (pad 4) + horizontal flip, seed 1, one "
           "thread per model; fine-tuning: 5 epochs of AdamW from the unprotected model, peak lr 1e-3, weight decay 5e-4, "
@@ -33,32 +41,73 @@ def read_csv(path):
         return list(csv.DictReader(f))
 
 
+def training_logs(d):
+    """{model: its per-epoch rows} for every training log in d/training."""
+    base = os.path.join(d, "training")
+    logs = [f for f in os.listdir(base) if f.endswith(".csv")] if os.path.isdir(base) else []
+    order = {m: i for i, m in enumerate(MODELS)}
+    rows = {short(f.replace(".safetensors.csv", "")): read_csv(os.path.join(base, f)) for f in logs}
+    return dict(sorted(rows.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
+
+
 def final_accuracies(d):
-    finals = {}
-    for log in sorted(f for f in os.listdir(os.path.join(d, "training")) if f.endswith(".csv")):
-        finals[short(log.replace(".safetensors.csv", ""))] = float(read_csv(os.path.join(d, "training", log))[-1]["test_accuracy"])
-    return finals
+    """{model: clean test top-1 after its last epoch} for the models that finished training."""
+    return {m: float(rows[-1]["test_accuracy"]) for m, rows in training_logs(d).items() if rows and int(rows[-1]["epoch"]) == epochs_of(m)}
 
 
 def training_table(d):
-    logs = sorted(f for f in os.listdir(os.path.join(d, "training")) if f.endswith(".csv"))
+    logs = training_logs(d)
     if not logs:
-        raise SystemExit(f"{d}/training: no training logs")
+        return "No model has started training yet.\n"
     out = ["| model | epochs | test top-1 after the last epoch | best epoch's test top-1 | training wall time |", "|---|---|---|---|---|"]
-    for log in logs:
-        rows = read_csv(os.path.join(d, "training", log))
+    for model, rows in logs.items():
         last, best = rows[-1], max(rows, key=lambda r: float(r["test_accuracy"]))
         hours = sum(float(r["seconds"]) for r in rows) / 3600
-        out.append(f"| {log.replace('.safetensors.csv', '')} | {last['epoch']} | {float(last['test_accuracy']):.2f} % | "
+        done = int(last["epoch"]) == epochs_of(model)
+        epochs = last["epoch"] if done else f"{last['epoch']} of {epochs_of(model)} (training)"
+        out.append(f"| resnet20_cifar10_{model} | {epochs} | {float(last['test_accuracy']):.2f} % | "
                    f"{float(best['test_accuracy']):.2f} % (epoch {best['epoch']}) | {hours:.2f} h |")
     out.append("")
     finals = final_accuracies(d)
     if "none" in finals:
         base = finals["none"]
+        others = [f"{m} {a - base:+.2f} ({'met' if a >= base - 1 else 'not met'})" for m, a in finals.items() if m != "none"]
         out.append(f"Targets: the unprotected model at least 91.0 % ({base:.2f} %: {'met' if base >= 91.0 else 'not met'}); every SAF model "
-                   "within 1 point of it or better: " + ", ".join(f"{m} {a - base:+.2f} ({'met' if a >= base - 1 else 'not met'})"
-                                                             for m, a in finals.items() if m != "none") + ".")
+                   "within 1 point of it or better: " + (", ".join(others) if others else "no SAF model has finished yet") + ".")
     return "\n".join(out) + "\n"
+
+
+def pending_campaigns(d):
+    """{campaign: (configurations done, configurations)} of the unfinished ones, from campaign/pending.csv."""
+    path = os.path.join(d, "campaign", "pending.csv")
+    return {r["campaign"]: (int(r["done"]), r["configurations"]) for r in read_csv(path)} if os.path.isfile(path) else {}
+
+
+def status(d):
+    """What the study still has to do, from the files: unfinished training and campaigns."""
+    logs = training_logs(d)
+    training = []
+    for m in MODELS:
+        rows = logs.get(m, [])
+        last = int(rows[-1]["epoch"]) if rows else 0
+        if last < epochs_of(m):
+            training.append(f"{m} ({last} of {epochs_of(m)} epochs)")
+    finished = {os.path.basename(c) for c in campaigns(d, "")}
+    pending = pending_campaigns(d)
+    running = [f"{c} ({n} of {total} configurations)" for c, (n, total) in pending.items()]
+    waiting = [c for c in CAMPAIGNS if c not in finished and c not in pending]
+    if not any(c.startswith("analysis_") for c in finished | set(pending)):
+        waiting.append("analysis_none and analysis of the best SAF model (once every main_* has finished)")
+    if not training and not running and not waiting:
+        return "The study is complete: every model is trained and every campaign has finished.\n"
+    lines = ["**The study is still running.** This report gives what has finished; it is regenerated as the rest comes in.", ""]
+    if training:
+        lines.append("- training: " + ", ".join(training))
+    if running:
+        lines.append("- campaigns under way (finished configurations are kept): " + ", ".join(running))
+    if waiting:
+        lines.append("- campaigns not started: " + ", ".join(waiting))
+    return "\n".join(lines) + "\n"
 
 
 def campaigns(d, prefix):
@@ -70,10 +119,8 @@ def campaigns(d, prefix):
 
 
 def summaries(d, prefix):
-    dirs = campaigns(d, prefix)
-    if not dirs:
-        raise SystemExit(f"{d}/campaign: no {prefix}* campaign")
-    return read_summaries([os.path.join(c, "summary.csv") for c in dirs])
+    """The rows of every finished campaign/PREFIX* in d ([] while none has finished)."""
+    return read_summaries([os.path.join(c, "summary.csv") for c in campaigns(d, prefix)])
 
 
 def at_rate(rows, rate):
@@ -200,9 +247,8 @@ def duration(seconds):
 
 def wall_times(d):
     out = ["| step | wall time |", "|---|---|"]
-    for log in sorted(f for f in os.listdir(os.path.join(d, "training")) if f.endswith(".csv")):
-        rows = read_csv(os.path.join(d, "training", log))
-        out.append(f"| train {log.replace('.safetensors.csv', '')} ({len(rows)} epochs) | {duration(sum(float(r['seconds']) for r in rows))} |")
+    for model, rows in training_logs(d).items():
+        out.append(f"| train resnet20_cifar10_{model} ({len(rows)} epochs) | {duration(sum(float(r['seconds']) for r in rows))} |")
     for c in campaigns(d, ""):
         with open(os.path.join(c, "timing.json")) as f:
             t = json.load(f)
@@ -211,8 +257,18 @@ def wall_times(d):
 
 
 def settings(d):
-    with open(os.path.join(d, "settings.txt")) as f:
+    path = os.path.join(d, "settings.txt")
+    if not os.path.isfile(path):
+        return {}
+    with open(path) as f:
         return dict(line.strip().split("=", 1) for line in f if "=" in line)
+
+
+def images(st):
+    return "all 10000 test images" if st.get("test_limit", "0") == "0" else "the first %s test images" % st["test_limit"]
+
+
+NOT_YET = "Not finished yet (see the status above).\n"
 
 
 def link(d, campaign, png):
@@ -224,40 +280,49 @@ def report(d):
     with open(os.path.join(d, "machine.txt")) as f:
         machine = f.read().strip()
     st = settings(d)
-    images = "all 10000 test images" if st["test_limit"] == "0" else "the first %s test images" % st["test_limit"]
     main_rows = summaries(d, "main_")
     curves = ", ".join(x for x in (link(d, os.path.basename(c), "accuracy_vs_ber_curve.png") for c in campaigns(d, "curve_")) if x)
     plots = ", ".join(x for c in campaigns(d, "analysis_") for x in (link(d, os.path.basename(c), "per_layer.png"), link(d, os.path.basename(c), "per_bit.png")) if x)
+    baselines = summaries(d, "baselines")
+    analyses = summaries(d, "analysis_")
+    curve = curve_table(d) if campaigns(d, "curve_") else NOT_YET
     parts = ["# ResNet20 on CIFAR-10: five SAFs, three storage formats", "",
              "Generated by `scripts/cifar10_report.py` from the files in [cifar10-resnet20/](cifar10-resnet20/), the outputs of "
              "`bash scripts/cifar10_study.sh` (steps train, finetune, campaign, report). Machine: " + machine + ".", "",
+             "## Status", "", status(d),
              "## Recipe", "", RECIPE, "", "## Training", "", training_table(d),
-             "## Headline: BER 1e-5", "",
-             "Campaigns: %s rounds per cell on %s, each round a fresh Philox draw of bit flips in every stored weight "
-             "(biases and batch-norm parameters stay clean); a round fails when its top-1 drops more than 10 points below clean. "
-             "Intervals are the estimators' 95 %% intervals (docs/statistics.md)." % (st["rounds"], images), "",
-             headline(main_rows), loss_summary(main_rows),
-             "## Compared with the paper", "", paper_comparison(main_rows, final_accuracies(d)),
-             "## Every cell", "", table_of(main_rows, "campaign/main_*"), "",
-             "## Accuracy against BER, 1e-10 to 1e-4 (fp32)", "",
-             "From exact-count strata (k = 0..K_max faults, %s rounds each) weighted by the binomial law of the fault count: "
-             "mean [pointwise band]; where P(K > K_max) is not negligible only the band is given. Plots: %s." % (st["curve_rounds"], curves), "",
-             curve_table(d),
-             "## Baselines for the unprotected model: clip and clipact", "", table_of(summaries(d, "baselines"), "campaign/baselines"), "",
-             "## Where the damage comes from (fp32, BER 1e-5)", "",
-             "%s rounds per layer and per bit: enough to rank them, not for headline intervals. Plots: %s." % (st["analysis_rounds"], plots), "",
-             analysis_tables(summaries(d, "analysis_")),
-             "## Wall times", "", wall_times(d)]
+             "## Headline: BER 1e-5", ""]
+    if main_rows:
+        parts += ["Campaigns: %s rounds per cell on %s, each round a fresh Philox draw of bit flips in every stored weight "
+                  "(biases and batch-norm parameters stay clean); a round fails when its top-1 drops more than 10 points below clean. "
+                  "Intervals are the estimators' 95 %% intervals (docs/statistics.md)." % (st.get("rounds", "?"), images(st)), "",
+                  headline(main_rows), loss_summary(main_rows),
+                  "## Compared with the paper", "", paper_comparison(main_rows, final_accuracies(d)),
+                  "## Every cell", "", table_of(main_rows, "campaign/main_*"), ""]
+    else:
+        parts += [NOT_YET]
+    parts += ["## Accuracy against BER, 1e-10 to 1e-4 (fp32)", "",
+              "From exact-count strata (k = 0..K_max faults, %s rounds each) weighted by the binomial law of the fault count: "
+              "mean [pointwise band]; where P(K > K_max) is not negligible only the band is given. Plots: %s." % (st.get("curve_rounds", "?"), curves or "none yet"), "",
+              curve,
+              "## Baselines for the unprotected model: clip and clipact", "", table_of(baselines, "campaign/baselines") + "\n" if baselines else NOT_YET,
+              "## Where the damage comes from (fp32, BER 1e-5)", "",
+              "%s rounds per layer and per bit: enough to rank them, not for headline intervals. Plots: %s." % (st.get("analysis_rounds", "?"), plots or "none yet"), "",
+              analysis_tables(analyses) if analyses else NOT_YET,
+              "## Wall times", "", wall_times(d)]
     return "\n".join(parts)
 
 
 def readme_headline(d, report_path):
     st = settings(d)
     rows = summaries(d, "main_")
+    if not rows:
+        return f"The study is running; what has finished so far: [{report_path}]({report_path}).\n"
+    finished = sorted({short(r["model"]) for r in rows}, key=MODELS.index)
     return (headline(rows) + "\n" + loss_summary(rows) + "\n" +
-            f"{st['rounds']} rounds per cell on {'all 10000' if st['test_limit'] == '0' else 'the first ' + st['test_limit']} "
-            f"CIFAR-10 test images; every cell, the curve to 1e-10, baselines, per-layer and per-bit analyses, the recipe "
-            f"and wall times: [{report_path}]({report_path}).\n")
+            f"{st.get('rounds', '?')} rounds per cell on {images(st)}; models with finished campaigns so far: {', '.join(finished)} "
+            f"of {len(MODELS)}. Every cell, the curve to 1e-10, baselines, per-layer and per-bit analyses, the recipe, the study's "
+            f"status and wall times: [{report_path}]({report_path}).\n")
 
 
 def main():

@@ -19,9 +19,12 @@
 #             Each resumes after a kill (finished configurations are kept), also from
 #             PROGRESS/campaign (step save). For trying the step out: TEST_LIMIT (0: all 10000
 #             images) bounds the test set, PARTIAL=1 runs the analysis without all models.
-#   report    copies the training logs and the campaigns' summaries, timings and plots into
-#             docs/results/cifar10-resnet20/ (with machine.txt) and generates
-#             docs/results/cifar10-resnet20.md from them (scripts/cifar10_report.py).
+#   report    copies the training logs (the longest of OUT, models/ and PROGRESS) and the finished
+#             campaigns' summaries, timings and plots (OUT's or PROGRESS's) into
+#             docs/results/cifar10-resnet20/ (with machine.txt, settings.txt and pending.csv,
+#             the unfinished campaigns' progress) and generates docs/results/cifar10-resnet20.md
+#             from them (scripts/cifar10_report.py). It runs at any point of the study: what
+#             has not finished yet is listed in the report's status section.
 #   save      copies each unfinished model's resume state and log into PROGRESS (study/progress,
 #             committed), each finished model into models/ (with models/README.md and
 #             SHA256SUMS, scripts/models_index.py), and every campaign's directory into
@@ -187,12 +190,14 @@ campaign_step() {
     mkdir -p "$out/campaign"
     printf 'test_limit=%s\nrounds=%s\ncurve_rounds=%s\ncurve_kmax=%s\nanalysis_rounds=%s\n' "${TEST_LIMIT:-0}" "$rounds" "$curve_rounds" "$curve_kmax" \
         "$analysis_rounds" > "$out/campaign/settings.txt"
+    # The headline cells (main_*) first, so a study cut short by a session's end has them.
     {
+        for saf in "${ready[@]}"; do
+            echo "campaign_run main_$saf --model $out/models/resnet20_cifar10_$saf.safetensors --dtype fp32,fp16,q2.5 --ber 1e-7,1e-6,1e-5,1e-4 --rounds $rounds"
+        done
         echo "campaign_run baselines --model $none --dtype fp32,fp16,q2.5 --ber 1e-7,1e-6,1e-5,1e-4 --protect clip,clipact --rounds $rounds"
         for saf in "${ready[@]}"; do
-            m="$out/models/resnet20_cifar10_$saf.safetensors"
-            echo "campaign_run main_$saf --model $m --dtype fp32,fp16,q2.5 --ber 1e-7,1e-6,1e-5,1e-4 --rounds $rounds"
-            echo "campaign_run curve_$saf --model $m --dtype fp32 --ber 0 --rounds 1 --ber-curve 1e-10:1e-4:25 --curve-rounds $curve_rounds --curve-kmax $curve_kmax"
+            echo "campaign_run curve_$saf --model $out/models/resnet20_cifar10_$saf.safetensors --dtype fp32 --ber 0 --rounds 1 --ber-curve 1e-10:1e-4:25 --curve-rounds $curve_rounds --curve-kmax $curve_kmax"
         done
     } | parallel
     ((${#ready[@]} == ${#all_models[@]})) || [[ -n "${PARTIAL:-}" ]] || { echo "== campaign: the analysis waits for every model's main campaign" >&2; return 0; }
@@ -212,38 +217,70 @@ PY
     } | parallel
 }
 
-report_step() {
-    local results=${RESULTS:-docs/results/cifar10-resnet20} dir name f
-    compgen -G "$out/campaign/analysis_*/summary.csv" >/dev/null || { echo "== report: needs the finished campaign step ($out/campaign/analysis_*)" >&2; exit 1; }
-    rm -rf "$results" && mkdir -p "$results/training" "$results/campaign"
-    cp "$out"/models/*.safetensors.csv "$results/training/"
-    for dir in "$out"/campaign/*/; do
-        name=$(basename "$dir")
-        [[ -f "$dir/summary.csv" ]] || { echo "== report: campaign $name has not finished (no $dir/summary.csv)" >&2; exit 1; }
-        mkdir -p "$results/campaign/$name"
-        for f in "$dir"/summary.csv "$dir"/timing.json "$dir"/curve.csv "$dir"/*.png; do
-            [[ -f "$f" ]] && cp "$f" "$results/campaign/$name/"
-        done
+newest_log() {  # newest_log NAME: the training log of NAME with the most epochs among OUT, models/ and PROGRESS
+    local dir log best=
+    for dir in "$out/models" models "$progress"; do
+        log="$dir/resnet20_cifar10_$1.safetensors.csv"
+        if [[ -f "$log" ]] && { [[ -z "$best" ]] || (($(last_epoch "$log") > $(last_epoch "$best"))); }; then best=$log; fi
     done
-    echo "$(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(date -u +%Y-%m-%d)" > "$results/machine.txt"
-    cp "$out/campaign/settings.txt" "$results/settings.txt"
+    echo "$best"
+}
+
+report_step() {  # the report of what has finished so far; the rest is listed as pending
+    local results=${RESULTS:-docs/results/cifar10-resnet20} name log dir src f
+    rm -rf "$results.tmp" && mkdir -p "$results.tmp/training" "$results.tmp/campaign"
+    for name in "${all_models[@]}"; do
+        log=$(newest_log "$name")
+        if [[ -n "$log" ]]; then cp "$log" "$results.tmp/training/"; fi
+    done
+    for name in $( (ls "$out/campaign" "$progress/campaign" 2>/dev/null || true) | grep -E '^(main|curve|baselines|analysis)' | sed 's/[.]lock$//; s/[.]log$//' | sort -u); do
+        src=
+        for dir in "$out/campaign/$name" "$progress/campaign/$name"; do
+            if [[ -z "$src" && -f "$dir/summary.csv" ]]; then src=$dir; fi
+        done
+        if [[ -n "$src" ]]; then
+            mkdir -p "$results.tmp/campaign/$name"
+            for f in "$src"/summary.csv "$src"/timing.json "$src"/curve.csv "$src"/*.png; do
+                if [[ -f "$f" ]]; then cp "$f" "$results.tmp/campaign/$name/"; fi
+            done
+        else  # unfinished: how many configurations its resume state holds (the most of OUT's and PROGRESS's)
+            python3 - "$name" "$out/campaign/$name/campaign-state.json" "$progress/campaign/$name/campaign-state.json" >> "$results.tmp/campaign/pending.csv" <<'PY'
+import json, os, sys
+states = [json.load(open(p)) for p in sys.argv[2:] if os.path.isfile(p)]
+best = max(states, key=lambda s: len(s["done"]), default=None)
+print(f"{sys.argv[1]},{len(best['done']) if best else 0},{best['run']['configurations'] if best else ''}")
+PY
+        fi
+    done
+    if [[ -f "$results.tmp/campaign/pending.csv" ]]; then sed -i '1i campaign,done,configurations' "$results.tmp/campaign/pending.csv"; fi
+    for f in "$out/campaign/settings.txt" "$progress/campaign/settings.txt"; do
+        if [[ -f "$f" ]]; then cp "$f" "$results.tmp/settings.txt"; break; fi
+    done
+    echo "$(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(date -u +%Y-%m-%d)" > "$results.tmp/machine.txt"
+    rm -rf "$results" && mv "$results.tmp" "$results"
     python3 scripts/cifar10_report.py "$results" "$results.md"
     echo "== report: $results.md"
 }
 
 recipe=(--optimizer sgd --lr 0.1 --momentum 0.9 --nesterov --wd 5e-4 --schedule cosine)
-for step in ${steps//,/ }; do
-    case "$step" in
-        train)
-            for saf in ${safs//,/ }; do echo "run_model resnet20_cifar10_$saf 100 --saf $saf ${recipe[*]}"; done | parallel ;;
-        finetune)
-            base="$out/models/resnet20_cifar10_none.safetensors"
-            finished "$base" 100 || { echo "== finetune: needs the finished unprotected model $base (step train)" >&2; exit 1; }
-            for saf in tanh softsign; do
-                echo "run_model resnet20_cifar10_none_to_$saf 5 --saf $saf --from $base --optimizer adamw --lr 1e-3 --wd 5e-4 --schedule cosine"
-            done | parallel ;;
-        campaign) campaign_step ;;
-        report) report_step ;;
-        save) save_progress ;;
-    esac
-done
+main() {
+    local step base saf
+    for step in ${steps//,/ }; do
+        case "$step" in
+            train)
+                for saf in ${safs//,/ }; do echo "run_model resnet20_cifar10_$saf 100 --saf $saf ${recipe[*]}"; done | parallel ;;
+            finetune)
+                base="$out/models/resnet20_cifar10_none.safetensors"
+                finished "$base" 100 || { echo "== finetune: needs the finished unprotected model $base (step train)" >&2; exit 1; }
+                for saf in tanh softsign; do
+                    echo "run_model resnet20_cifar10_none_to_$saf 5 --saf $saf --from $base --optimizer adamw --lr 1e-3 --wd 5e-4 --schedule cosine"
+                done | parallel ;;
+            campaign) campaign_step ;;
+            report) report_step ;;
+            save) save_progress ;;
+        esac
+    done
+}
+# One line, parsed whole before it runs: bash reads a script as it goes, so an edit or a
+# `git pull` during a run of several hours must not reach a line it has not read yet.
+main; exit
