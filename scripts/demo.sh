@@ -8,7 +8,8 @@
 #     (chosen so the whole job stays within about 10 minutes on 2 cores), stratified by the
 #     number of critical-bit faults where that applies, and prints mean accuracies with their
 #     intervals and failure probabilities; the plot is build/demo/campaign/accuracy_vs_ber.png.
-# Outputs go to ${SAFNET_DEMO_OUT:-build/demo}. A model whose resume state exists continues
+# Outputs go to ${SAFNET_DEMO_OUT:-build/demo}, with machine.txt and wall_seconds.txt (the time after
+# the build) for the report (scripts/update_tables.sh). A model whose resume state exists continues
 # from it (a finished model is not retrained; delete the directory to start over).
 # Environment knobs: SAFNET_DEMO_TRAIN_LIMIT (30000), SAFNET_DEMO_ROUNDS (20), SAFNET_DEMO_TEST_LIMIT (2000).
 set -euo pipefail
@@ -47,4 +48,7 @@ echo "== fault campaign: weights stored as fp32 / fp16 / q2.5, bit flips at BER 
     --model "$out/resnet20_fashion_softsign.safetensors" --dtype fp32,fp16,q2.5 --ber 1e-6,1e-5,1e-4 \
     --rounds "$rounds" --test-limit "$test_limit" --seed 1 --threads 2 --out "$out/campaign"
 echo "plot: $out/campaign/accuracy_vs_ber.png"
-echo "main job took $(( $(date +%s) - start )) s after the build"
+echo "$(( $(date +%s) - start ))" > "$out/wall_seconds.txt"
+echo "$(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(date -u +%Y-%m-%d)" > "$out/machine.txt"
+echo "main job took $(cat "$out/wall_seconds.txt") s after the build"
+echo "report: bash scripts/update_tables.sh copies the outputs to docs/results/fashion-mnist/ and writes docs/results/fashion-mnist.md"

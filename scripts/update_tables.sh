@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the result tables in README.md and docs/ from the outputs of the commands they name:
-#   main-job         <- build/demo/campaign/summary.csv of `bash scripts/demo.sh`, copied first to
-#                       docs/results/fashion-mnist/summary.csv
+#   main-job,        <- build/demo/ of `bash scripts/demo.sh` (the campaign's summary.csv,
+#   fashion-mnist.md    timing.json and plot, the training logs, machine.txt, wall_seconds.txt),
+#                       copied first to docs/results/fashion-mnist/ (scripts/main_job_report.py)
 #   compare-pytorch  <- build/bench/compare_pytorch.json of `bash benchmarks/compare_pytorch.sh`,
 #   performance         copied first to docs/results/performance/compare_pytorch.json
 #   cifar10 report,  <- docs/results/cifar10-resnet20/ (scripts/cifar10_study.sh --steps report)
@@ -11,10 +12,10 @@
 # With --check, changes nothing and fails if a table differs from its committed data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-main_job=docs/results/fashion-mnist/summary.csv
+main_job=docs/results/fashion-mnist
 perf=docs/results/performance/compare_pytorch.json
 tables() {  # tables [--check]
-    python3 scripts/campaign_table.py "$main_job" --into README.md --block main-job "$@"
+    python3 scripts/main_job_report.py "$main_job" "$main_job.md" --readme README.md "$@"
     python3 scripts/performance_table.py "$perf" --into docs/performance.md --block compare-pytorch "$@"
     python3 scripts/performance_table.py "$perf" --headline --into README.md --block performance "$@"
     python3 scripts/performance_table.py docs/results/performance/ab_issue14_swapped.json --into docs/performance-history.md --block ab-issue14 "$@"
@@ -26,9 +27,11 @@ if [[ "${1:-}" == "--check" ]]; then
     if compgen -G "models/*.safetensors" >/dev/null; then python3 scripts/models_index.py models --check; fi
     exit
 fi
-if [[ -f build/demo/campaign/summary.csv ]]; then
-    mkdir -p "$(dirname "$main_job")"
-    cp build/demo/campaign/summary.csv "$main_job"
+if [[ -f build/demo/campaign/summary.csv && -f build/demo/wall_seconds.txt ]]; then
+    mkdir -p "$main_job/training"
+    cp build/demo/campaign/summary.csv build/demo/campaign/timing.json build/demo/campaign/accuracy_vs_ber.png \
+        build/demo/machine.txt build/demo/wall_seconds.txt "$main_job/"
+    cp build/demo/resnet20_fashion_*.safetensors.csv "$main_job/training/"
 fi
 if [[ -f build/bench/compare_pytorch.json ]]; then
     mkdir -p "$(dirname "$perf")"
@@ -37,4 +40,4 @@ fi
 tables
 if [[ -d "$study" ]]; then python3 scripts/cifar10_report.py "$study" "$study.md" --readme README.md; fi
 if compgen -G "models/*.safetensors" >/dev/null; then python3 scripts/models_index.py models; fi
-echo "README.md, docs/performance.md: tables regenerated from $main_job and $perf"
+echo "README.md, docs/: tables and reports regenerated from $main_job, $perf and $study"

@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""The report generators (scripts/cifar10_report.py, scripts/main_job_report.py) on studies
+built here from real campaign rows (docs/results/fashion-mnist/summary.csv, renamed):
+
+- a study cut short lists exactly what is unfinished (models with their epochs, campaigns
+  under way with their counts, campaigns not started) and reports the finished cells only;
+- a finished study says so and has every section;
+- --check fails as soon as one figure in the data differs from the committed report.
+
+    tests/tools/reports_test.py   (from anywhere; exits 0 when every check holds)
+"""
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SCRIPTS = os.path.join(ROOT, "scripts")
+SOURCE_ROWS = os.path.join(ROOT, "docs", "results", "fashion-mnist", "summary.csv")
+MODELS = ["none", "tanh", "arctan", "softsign", "modtanh", "none_to_tanh", "none_to_softsign"]
+failures = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what)
+    if not cond:
+        failures.append(what)
+
+
+def write_log(d, model, epochs, accuracy):
+    os.makedirs(os.path.join(d, "training"), exist_ok=True)
+    with open(os.path.join(d, "training", f"resnet20_cifar10_{model}.safetensors.csv"), "w") as f:
+        f.write("epoch,lr,train_loss,train_accuracy,test_accuracy,seconds,images_per_second,loader_wait_seconds\n")
+        for e in range(1, epochs + 1):
+            f.write(f"{e},0.1,0.5,90,{accuracy - (epochs - e) * 0.01:.2f},60.5,800,0.1\n")
+
+
+def write_campaign(d, name, model, saf, extra=None):
+    """campaign/NAME with the fashion rows of SAF `saf` (none / tanh / softsign) relabelled as `model`."""
+    with open(SOURCE_ROWS, newline="") as f:
+        reader = csv.DictReader(f)
+        fields = reader.fieldnames
+        rows = [r for r in reader if r["saf"] == saf]
+    out = os.path.join(d, "campaign", name)
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "summary.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            r = dict(r, model=f"resnet20_cifar10_{model}", path=f"models/resnet20_cifar10_{model}.safetensors", **(extra or {}))
+            w.writerow(r)
+    with open(os.path.join(out, "timing.json"), "w") as f:
+        json.dump({"threads": 1, "seconds": 1234.5}, f)
+
+
+def write_curve(d, model):
+    out = os.path.join(d, "campaign", f"curve_{model}")
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "curve.csv"), "w") as f:
+        f.write("model,saf,dtype,k_max,rate,mean,band_low,band_high\n")
+        for rate in (1e-9, 1e-8, 1e-7, 1e-6, 1e-5):
+            f.write(f"resnet20_cifar10_{model},{'none' if model == 'none' else 'tanh'},fp32,20,{rate:g},90.5,90.0,91.0\n")
+    with open(os.path.join(out, "timing.json"), "w") as f:
+        json.dump({"threads": 1, "seconds": 60}, f)
+
+
+def base_study(d):
+    os.makedirs(os.path.join(d, "campaign"), exist_ok=True)
+    with open(os.path.join(d, "machine.txt"), "w") as f:
+        f.write("test machine, 2 cores, 2026-01-01\n")
+    with open(os.path.join(d, "settings.txt"), "w") as f:
+        f.write("test_limit=0\nrounds=100\ncurve_rounds=20\ncurve_kmax=20\nanalysis_rounds=20\n")
+
+
+def report(d, *extra):
+    out = d + ".md"
+    r = subprocess.run([sys.executable, os.path.join(SCRIPTS, "cifar10_report.py"), d, out, *extra], capture_output=True, text=True)
+    return r.returncode, (open(out).read() if os.path.isfile(out) else ""), r.stderr
+
+
+def partial_study(work):
+    d = os.path.join(work, "partial", "cifar10-resnet20")
+    base_study(d)
+    write_log(d, "none", 100, 92.28)
+    write_log(d, "tanh", 100, 92.25)
+    write_log(d, "softsign", 35, 81.19)
+    write_campaign(d, "main_none", "none", "none")
+    with open(os.path.join(d, "campaign", "pending.csv"), "w") as f:
+        f.write("campaign,done,configurations\nbaselines,16,24\nmain_tanh,5,12\n")
+    rc, text, err = report(d)
+    check(rc == 0, f"a partial study gives a report ({err.strip()})")
+    status = text.split("## Status", 1)[1].split("## Recipe", 1)[0]
+    check("still running" in status, "the partial report says the study is still running")
+    training = next(line for line in status.splitlines() if line.startswith("- training: "))[len("- training: "):]
+    check(training.split(", ") == ["arctan (0 of 100 epochs)", "softsign (35 of 100 epochs)", "modtanh (0 of 100 epochs)",
+                                   "none_to_tanh (0 of 5 epochs)", "none_to_softsign (0 of 5 epochs)"],
+          "training status: exactly the unfinished models with their epochs, in the study's order")
+    check("baselines (16 of 24 configurations)" in status and "main_tanh (5 of 12 configurations)" in status,
+          "campaigns under way listed with their counts")
+    waiting = status.split("campaigns not started:", 1)[1]
+    check("main_arctan" in waiting and "curve_none" in waiting and "main_none," not in waiting and "main_tanh," not in waiting,
+          "campaigns not started: exactly those neither finished nor under way")
+    check("35 of 100 (training)" in text, "the training table marks the unfinished model")
+    targets = next(line for line in text.splitlines() if line.startswith("Targets:"))
+    check("tanh -0.03 (met)" in targets and "softsign" not in targets, "the accuracy targets judge finished models only")
+    check("| resnet20_cifar10_none (none) | fp32 |" in text, "the headline has the finished campaign's fp32 cell")
+    check("resnet20_cifar10_tanh (tanh) | fp32" not in text.split("## Headline", 1)[1].split("## Compared", 1)[0],
+          "the headline has no cell of an unfinished campaign")
+    rc, _, err = report(d, "--check")
+    check(rc == 0, "--check accepts the report it just wrote")
+    write_log(d, "softsign", 36, 81.50)
+    rc, _, err = report(d, "--check")
+    check(rc != 0 and "differs" in err, "--check fails after one more epoch in a training log")
+
+
+def complete_study(work):
+    d = os.path.join(work, "complete", "cifar10-resnet20")
+    base_study(d)
+    for m in MODELS:
+        write_log(d, m, 5 if "_to_" in m else 100, 92.0)
+        saf = "none" if m == "none" else ("softsign" if "softsign" in m else "tanh")
+        write_campaign(d, f"main_{m}", m, saf, {"saf": m.split("_to_")[-1]})
+        write_curve(d, m)
+    write_campaign(d, "baselines", "none", "none", {"protect": "clip"})
+    write_campaign(d, "analysis_none", "none", "none")
+    write_campaign(d, "analysis_softsign", "softsign", "softsign")
+    rc, text, err = report(d)
+    check(rc == 0, f"a finished study gives a report ({err.strip()})")
+    check("The study is complete" in text, "the finished study says it is complete")
+    check("Not finished yet" not in text, "no section of the finished study is missing")
+    check("| the paper says |" in text and "| campaign baselines (1 threads) | 20.6 min |" in text,
+          "comparison with the paper and campaign wall times present")
+
+
+def main_job(work):
+    d = os.path.join(work, "fashion-mnist")
+    os.makedirs(os.path.join(d, "training"))
+    shutil.copy(SOURCE_ROWS, d)
+    for saf in ("none", "tanh", "softsign"):
+        with open(os.path.join(d, "training", f"resnet20_fashion_{saf}.safetensors.csv"), "w") as f:
+            f.write("epoch,lr,train_loss,train_accuracy,test_accuracy,seconds,images_per_second,loader_wait_seconds\n"
+                    "1,0.0,0.5,85,88.00,42.0,700,0.1\n")
+    with open(os.path.join(d, "timing.json"), "w") as f:
+        json.dump({"threads": 2, "seconds": 90.0}, f)
+    with open(os.path.join(d, "machine.txt"), "w") as f:
+        f.write("test machine, 2 cores, 2026-01-01\n")
+    with open(os.path.join(d, "wall_seconds.txt"), "w") as f:
+        f.write("230\n")
+    readme = os.path.join(work, "README.md")
+    with open(readme, "w") as f:
+        f.write("text\n<!-- BEGIN main-job -->\nold\n<!-- END main-job -->\nmore\n")
+    cmd = [sys.executable, os.path.join(SCRIPTS, "main_job_report.py"), d, d + ".md", "--readme", readme]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    check(r.returncode == 0, f"the main job's report is written ({r.stderr.strip()})")
+    text, block = open(d + ".md").read(), open(readme).read()
+    check("took 230 s after the build (1.5 min of it the campaign) on test machine" in text, "the report states the job's wall time and machine")
+    check("| resnet20_fashion_tanh | 1 | 88.00 % | 42.0 s |" in text or "| resnet20_fashion_tanh | 1 | 88.00 % | 0.7 min |" in text,
+          "the training table comes from the logs")
+    check("old" not in block and "| resnet20_fashion_none (none) | fp32 | none | 88.00 |" in block and "took 230 s" in block,
+          "the README block has the table and the wall time")
+    r = subprocess.run(cmd + ["--check"], capture_output=True, text=True)
+    check(r.returncode == 0, "--check accepts what it wrote")
+    with open(os.path.join(d, "wall_seconds.txt"), "w") as f:
+        f.write("231\n")
+    r = subprocess.run(cmd + ["--check"], capture_output=True, text=True)
+    check(r.returncode != 0, "--check fails once the wall time in the data changes")
+
+
+def main():
+    with tempfile.TemporaryDirectory() as work:
+        partial_study(work)
+        complete_study(work)
+        main_job(work)
+    if failures:
+        print(f"{len(failures)} check(s) failed")
+        return 1
+    print("report checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
