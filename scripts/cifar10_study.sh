@@ -248,7 +248,8 @@ report_step() {  # the report of what has finished so far; the rest is listed as
 import json, os, sys
 states = [json.load(open(p)) for p in sys.argv[2:] if os.path.isfile(p)]
 best = max(states, key=lambda s: len(s["done"]), default=None)
-print(f"{sys.argv[1]},{len(best['done']) if best else 0},{best['run']['configurations'] if best else ''}")
+if best:  # a campaign without a state has not finished its first configuration: not started, for the report
+    print(f"{sys.argv[1]},{len(best['done'])},{best['run']['configurations']}")
 PY
         fi
     done
