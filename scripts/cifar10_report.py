@@ -320,8 +320,8 @@ def readme_headline(d, report_path):
         return f"The study is running; what has finished so far: [{report_path}]({report_path}).\n"
     finished = sorted({short(r["model"]) for r in rows}, key=MODELS.index)
     return (headline(rows) + "\n" + loss_summary(rows) + "\n" +
-            f"{st.get('rounds', '?')} rounds per cell on {images(st)}; models with finished campaigns so far: {', '.join(finished)} "
-            f"of {len(MODELS)}. Every cell, the curve to 1e-10, baselines, per-layer and per-bit analyses, the recipe, the study's "
+            f"{st.get('rounds', '?')} rounds per cell on {images(st)}; {len(finished)} of {len(MODELS)} models have finished "
+            f"campaigns so far ({', '.join(finished)}). Every cell, the curve to 1e-10, baselines, per-layer and per-bit analyses, the recipe, the study's "
             f"status and wall times: [{report_path}]({report_path}).\n")
 
 
