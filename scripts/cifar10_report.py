@@ -21,7 +21,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from campaign_table import fmt_fail, fmt_interval, read_summaries, table_of  # noqa: E402
-from doc_blocks import replace_block  # noqa: E402
+from doc_blocks import replace_block, write_report  # noqa: E402
 
 MODELS = ["none", "tanh", "arctan", "softsign", "modtanh", "none_to_tanh", "none_to_softsign"]
 CAMPAIGNS = [f"main_{m}" for m in MODELS] + ["baselines"] + [f"curve_{m}" for m in MODELS]
@@ -335,17 +335,7 @@ def main():
     text = report(a.results)
     if a.readme and replace_block(a.readme, "cifar10-headline", readme_headline(a.results, a.out), a.results, a.check):
         return 1
-    if a.check:
-        with open(a.out) as f:
-            if f.read() != text:
-                sys.stderr.write(f"{a.out} differs from what {a.results} gives; run scripts/cifar10_report.py\n")
-                return 1
-        print(f"{a.out} matches {a.results}")
-        return 0
-    with open(a.out + ".tmp", "w") as f:
-        f.write(text)
-    os.replace(a.out + ".tmp", a.out)
-    return 0
+    return write_report(a.out, text, a.results, a.check, "scripts/cifar10_report.py")
 
 
 if __name__ == "__main__":

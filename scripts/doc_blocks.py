@@ -40,3 +40,19 @@ def emit(text, args, source):
     if not args.block:
         raise SystemExit("--into needs --block")
     return replace_block(args.into, args.block, text, source, args.check)
+
+
+def write_report(path, text, source, check=False, hint="scripts/update_tables.sh"):
+    """Writes a generated report to path atomically, or with check=True only compares it: a
+    difference is an error naming the command (hint) that regenerates it."""
+    if check:
+        with open(path) as f:
+            if f.read() != text:
+                sys.stderr.write(f"{path} differs from what {source} gives; run {hint}\n")
+                return 1
+        print(f"{path} matches {source}")
+        return 0
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
+    return 0

@@ -17,7 +17,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from campaign_table import read_summaries, table_of  # noqa: E402
-from doc_blocks import replace_block  # noqa: E402
+from doc_blocks import replace_block, write_report  # noqa: E402
 from cifar10_report import duration, read_csv  # noqa: E402
 
 RECIPE = ("ResNet20 (option A, 1 input channel), one epoch over the first 30000 Fashion-MNIST training images, batch 128, "
@@ -94,17 +94,7 @@ def main():
     text = report(a.results)
     if a.readme and replace_block(a.readme, "main-job", readme_block(a.results, a.out), a.results, a.check):
         return 1
-    if a.check:
-        with open(a.out) as f:
-            if f.read() != text:
-                sys.stderr.write(f"{a.out} differs from what {a.results} gives; run scripts/update_tables.sh\n")
-                return 1
-        print(f"{a.out} matches {a.results}")
-        return 0
-    with open(a.out + ".tmp", "w") as f:
-        f.write(text)
-    os.replace(a.out + ".tmp", a.out)
-    return 0
+    return write_report(a.out, text, a.results, a.check, "scripts/update_tables.sh")
 
 
 if __name__ == "__main__":
