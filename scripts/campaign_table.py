@@ -36,6 +36,8 @@ def read_summaries(paths):
     """The rows of one or more summary.csv files, in order."""
     rows = []
     for path in paths:
+        if not os.path.isfile(path):
+            raise SystemExit(f"{path}: missing (a safnet-campaign --out directory's summary.csv, or its copy)")
         with open(path, newline="") as f:
             rows += list(csv.DictReader(f))
     return rows

@@ -29,7 +29,10 @@ CAMPAIGN = ("Weights stored as fp32, fp16 or q2.5 and bit flips at BER 1e-6, 1e-
 
 
 def read_text(d, name):
-    with open(os.path.join(d, name)) as f:
+    path = os.path.join(d, name)
+    if not os.path.isfile(path):
+        raise SystemExit(f"{path}: missing; run bash scripts/demo.sh, then scripts/update_tables.sh copies its outputs here")
+    with open(path) as f:
         return f.read().strip()
 
 
@@ -51,8 +54,7 @@ def training_table(d):
 
 def wall_time_sentence(d):
     seconds = int(read_text(d, "wall_seconds.txt"))
-    with open(os.path.join(d, "timing.json")) as f:
-        campaign = json.load(f)["seconds"]
+    campaign = json.loads(read_text(d, "timing.json"))["seconds"]
     return (f"The whole job took {seconds} s after the build ({duration(campaign)} of it the campaign) on "
             f"{read_text(d, 'machine.txt')}.")
 
@@ -71,8 +73,7 @@ def report(d):
     parts += ["## Wall times", "", "| step | wall time |", "|---|---|"]
     parts += [f"| train {m} ({len(r)} epoch{'s' if len(r) != 1 else ''}) | {duration(sum(float(x['seconds']) for x in r))} |"
               for m, r in training_logs(d).items()]
-    with open(os.path.join(d, "timing.json")) as f:
-        t = json.load(f)
+    t = json.loads(read_text(d, "timing.json"))
     parts += [f"| campaign ({t['threads']} threads) | {duration(t['seconds'])} |",
               f"| the whole job after the build | {duration(int(read_text(d, 'wall_seconds.txt')))} |", ""]
     return "\n".join(parts)
