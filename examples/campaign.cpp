@@ -7,6 +7,7 @@
 
 #include <safnet/fault/report.hpp>
 #include <safnet/fault/sweep.hpp>
+#include <safnet/fault/timing_log.hpp>
 #include <safnet/io/model_file.hpp>
 #include <safnet/safnet.hpp>
 
@@ -382,7 +383,12 @@ int run(const Flags& f) {
     examples::ProgressBar bar(live);
     const auto start = std::chrono::steady_clock::now();
     std::size_t ran = 0, resumed = 0;
-    nlohmann::ordered_json timing = nlohmann::ordered_json::array();
+    fault::TimingLog timing(out / "timing.json", f.resume && writer);
+    if (!timing.note().empty()) std::printf("%s\n", timing.note().c_str());
+    const auto run_header = [&] {
+        return nlohmann::ordered_json{{"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()},
+                                      {"threads", f.threads}, {"ranks", g_process.size}};
+    };
     auto config_start = start;
     bool noted_cache = false;
     fault::run_sweep(configs, models, state, f.resume,
@@ -397,10 +403,15 @@ int run(const Flags& f) {
             resumed += from_state;
             const auto& c = configs[i];
             const auto& cache = c.result.cache;
-            timing.push_back({{"configuration", c.key()}, {"seconds", std::chrono::duration<double>(now - config_start).count()},
-                              {"resumed", from_state}, {"rounds", c.result.rounds.size()},
-                              {"prefix_cache", {{"on", cache.on}, {"bytes", cache.bytes}, {"cuts", cache.cuts}, {"nan_exit", cache.nan_exit},
-                                                {"build_seconds", cache.build_seconds}, {"computed_fraction", cache.computed_fraction}}}});
+            timing.record(c.key(), std::chrono::duration<double>(now - config_start).count(), from_state,
+                          {{"rounds", c.result.rounds.size()},
+                           {"prefix_cache", {{"on", cache.on}, {"bytes", cache.bytes}, {"cuts", cache.cuts}, {"nan_exit", cache.nan_exit},
+                                             {"build_seconds", cache.build_seconds}, {"computed_fraction", cache.computed_fraction}}}});
+            if (writer) {  // after each configuration, so a killed run leaves the times of what it finished
+                auto header = run_header();
+                header["finished"] = false;
+                timing.write(header);
+            }
             if (writer && !from_state && !cache.note.empty() && !noted_cache) {
                 std::printf("%s\n", cache.note.c_str());
                 noted_cache = true;
@@ -431,9 +442,12 @@ int run(const Flags& f) {
     const auto curves = fault::sweep_curves(configs, spec);
     if (!curves.empty()) io::write_file_atomic((out / "curve.csv").string(), fault::curve_csv(curves, models));
     const double results_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - results_start).count();
-    io::write_file_atomic((out / "timing.json").string(),
-                          nlohmann::ordered_json{{"seconds", seconds}, {"results_seconds", results_seconds}, {"threads", f.threads},
-                                                 {"ranks", g_process.size}, {"rank_timing", rank_timing}, {"configurations", timing}}.dump(2) + "\n");
+    auto header = run_header();
+    header["seconds"] = seconds;
+    header["finished"] = true;
+    header["results_seconds"] = results_seconds;
+    header["rank_timing"] = rank_timing;
+    timing.write(header);
     plot_ber(out, configs, models);
     plot_curves(out, curves, models);
     plot_bars(out, "per_bit", "bit", configs, models);

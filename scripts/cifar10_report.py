@@ -245,6 +245,15 @@ def duration(seconds):
     return f"{seconds / 3600:.2f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
 
 
+def campaign_duration(t):
+    """The campaign's cost over all the resumed runs that computed it (timing.json's per-configuration
+    record); a file from before that record holds only its last run's wall time."""
+    if "configuration_seconds" not in t:
+        return duration(t["seconds"])
+    untimed = t.get("untimed_configurations", 0)
+    return duration(t["configuration_seconds"]) + (f" + {untimed} configurations untimed" if untimed else "")
+
+
 def wall_times(d):
     out = ["| step | wall time |", "|---|---|"]
     for model, rows in training_logs(d).items():
@@ -252,7 +261,7 @@ def wall_times(d):
     for c in campaigns(d, ""):
         with open(os.path.join(c, "timing.json")) as f:
             t = json.load(f)
-        out.append(f"| campaign {os.path.basename(c)} ({t['threads']} threads) | {duration(t['seconds'])} |")
+        out.append(f"| campaign {os.path.basename(c)} ({t['threads']} threads) | {campaign_duration(t)} |")
     return "\n".join(out) + "\n"
 
 

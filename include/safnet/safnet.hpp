@@ -33,6 +33,7 @@
 #include <safnet/fault/statistics.hpp>
 #include <safnet/fault/strata.hpp>
 #include <safnet/fault/sweep.hpp>
+#include <safnet/fault/timing_log.hpp>
 
 #include <safnet/io/atomic_file.hpp>
 #include <safnet/io/checkpoint.hpp>

@@ -199,6 +199,20 @@ TEST_CASE("stratified campaigns: the critical class is the fp32 exponent MSB; sa
     const auto resumed = fault::run_campaign(f.model, f.test, spec, {}, prefix);
     CHECK(resumed.estimate.top1.mean == one.estimate.top1.mean);
     CHECK(resumed.estimate.fail_ci.high == one.estimate.fail_ci.high);
+    // Complete rounds with their clean pass: rebuilt without evaluating (the clean given is
+    // taken as is, and no cache is built); incomplete ones ignore it and evaluate.
+    const auto reopened = fault::run_campaign(f.model, f.test, spec, {}, one.rounds, {}, one.clean);
+    CHECK(reopened.estimate.top1.mean == one.estimate.top1.mean);
+    CHECK(reopened.estimate.fail_ci.high == one.estimate.fail_ci.high);
+    CHECK(reopened.rounds.size() == one.rounds.size());
+    train::EvalResult marked = one.clean;
+    marked.top5 = marked.top1 = 1;
+    const auto trusted = fault::run_campaign(f.model, f.test, spec, {}, one.rounds, {}, marked);
+    CHECK(same_eval(trusted.clean, marked));
+    CHECK_FALSE(trusted.cache.on);
+    const auto partial = fault::run_campaign(f.model, f.test, spec, {}, prefix, {}, marked);
+    CHECK(same_eval(partial.clean, one.clean));
+    CHECK(partial.estimate.top1.mean == one.estimate.top1.mean);
     // A tanh model's critical class is the same bit: its flips are bounded but still the largest change.
     Fixture t(Tanh{});
     const auto bounded = fault::run_campaign(t.model, t.test, spec);

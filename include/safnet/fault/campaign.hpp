@@ -392,10 +392,13 @@ EstimatorDesign campaign_design(const CampaignSpec& spec, const StoredWeights<C,
 /// Runs `spec` on `model` over `test`; `on_round` (optional) sees each finished round.
 /// `resumed` holds rounds of an interrupted run of the same spec (they are not rerun);
 /// `runner` runs each batch of rounds (estimator.hpp; empty: here, in order).
+/// `resumed_clean` is that run's clean evaluation: when `resumed` already completes the
+/// design, the result is rebuilt from the two without evaluating the model (no calibration,
+/// no prefix cache, no clean pass), so reopening a finished campaign costs no inference.
 template <class Model>
 CampaignResult run_campaign(Model& model, const train::PreparedSet& test, const CampaignSpec& spec,
                             const std::function<void(const RoundResult&)>& on_round = {}, std::vector<RoundResult> resumed = {},
-                            const BatchRunner& runner = {}) {
+                            const BatchRunner& runner = {}, const std::optional<train::EvalResult>& resumed_clean = {}) {
     spec.fault.validate();
     if (spec.rounds == 0) throw Error("fault campaign: rounds must be positive");
     return std::visit([&](const auto& codec) {
@@ -406,6 +409,13 @@ CampaignResult run_campaign(Model& model, const train::PreparedSet& test, const 
         r.stored_bits = store.stored_bits(spec.fault.bit_mask);
         const double resolution = 100.0 / static_cast<double>(std::max<std::size_t>(test.size(), 1));
         const EstimatorDesign design = campaign_design(spec, store, resolution, r.critical_mask, r.critical_bits);
+        if (resumed_clean && design.next_batch(resumed).empty()) {
+            r.clean = *resumed_clean;
+            r.rounds = std::move(resumed);
+            r.estimate = design.finish(r.rounds, r.clean.accuracy(), test.classes);
+            count_nan_inf(r);
+            return r;
+        }
         nn::Tensor<float> x;
         const ActivationLimits limits(model, spec.protection == Protection::clip_activations ? (spec.calibration ? spec.calibration : &test) : nullptr,
                                       spec.eval_batch, x);

@@ -397,6 +397,15 @@ inline std::vector<RoundResult> rounds_from_json(const nlohmann::json& j, std::s
     return rounds;
 }
 
+/// The clean evaluation saved with a configuration's rounds.
+inline train::EvalResult clean_from_json(const nlohmann::json& j, std::size_t test_images) {
+    if (!j.contains("clean")) throw Error("a saved result must hold its 'clean' evaluation");
+    const train::EvalResult clean = eval_from_json(j.at("clean"));
+    if (clean.images != test_images)
+        throw Error("the saved clean pass evaluated " + std::to_string(clean.images) + " images, the test set has " + std::to_string(test_images));
+    return clean;
+}
+
 /// Runs `configs` (from plan_sweep) in order; see the header comment. `on_round(i, round)` and
 /// `on_done(i)` report progress (optional); `runner` runs each batch of rounds (estimator.hpp).
 inline void run_sweep(std::vector<Configuration>& configs, std::vector<SweepModel>& models, SweepState& state, bool resume,
@@ -408,9 +417,11 @@ inline void run_sweep(std::vector<Configuration>& configs, std::vector<SweepMode
         SweepModel& m = models.at(c.model);
         const nlohmann::json* saved = resume ? state.find(c.key()) : nullptr;
         std::vector<RoundResult> resumed;
+        std::optional<train::EvalResult> resumed_clean;
         if (saved) {
             try {
                 resumed = rounds_from_json(*saved, m.test->size());
+                resumed_clean = clean_from_json(*saved, m.test->size());
             } catch (const std::exception& e) {
                 throw Error(state.path().string() + ": corrupt campaign state, configuration " + c.key() + ": " + e.what() + "; delete it to start over");
             }
@@ -425,7 +436,7 @@ inline void run_sweep(std::vector<Configuration>& configs, std::vector<SweepMode
         }) : BatchRunner{};
         c.result = run_campaign(*m.net, *m.test, c.spec, [&](const RoundResult& r) {
             if (on_round) on_round(i, r);
-        }, std::move(resumed), named);
+        }, std::move(resumed), named, resumed_clean);
         if (!saved) state.put(c.key(), result_json(c.result));
         if (on_done) on_done(i, saved != nullptr);
     }
