@@ -455,3 +455,40 @@ TEST_CASE("sign-split strata: unbiased, intervals cover the exact truth, and the
         if (budget == 240) CHECK(sd < sd_c / 2);
     }
 }
+
+TEST_CASE("fixed budget with short pilots: a bimodal stratum the pilot saw as one mode is not starved", "[fault][estimator]") {
+    // The shape of an unprotected ResNet20 at BER 1e-5: about 2.7 critical faults a round, 11
+    // count strata, so a 100-round budget pilots each with 4 rounds; the single-fault stratum
+    // (weight 0.18) is catastrophic 2 times in 3 (sign_accuracy), so its pilot shows a single
+    // mode, sd 0, 1 time in 80. Neyman allocation from the pilot alone then gives it nothing
+    // more, its mean stays off by tens of points, and the interval misses the truth.
+    const double p = 0.045;
+    const double mu = sign_truth(p);
+    const fault::EstimateSpec spec{.rounds = 100, .confidence = 0.95};
+    const auto strata = fault::CriticalStrata::plan(words, p, 1e-3, 12);
+    REQUIRE(strata.size() >= 10);
+    const fault::EstimatorDesign design(spec, strata);
+    const std::size_t seeds = 2000;
+    std::size_t covered = 0, starved = 0;
+    double sum = 0, sq = 0;
+    for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
+        SignSynthetic s{design, seed, p};
+        std::vector<fault::RoundResult> done;
+        fault::run_design(design, s, done);
+        const auto e = design.finish(done, 88, 10);
+        REQUIRE(e.rounds == 100);
+        covered += e.top1.ci_low <= mu && mu <= e.top1.ci_high;
+        sum += e.top1.mean;
+        sq += e.top1.mean * e.top1.mean;
+        // Whatever the pilot saw, every stratum keeps at least half its proportional share.
+        for (std::size_t st = 0; st < strata.size(); ++st)
+            starved += e.strata[st].rounds + 1 < static_cast<std::size_t>(0.5 * strata[st].weight * 100);
+    }
+    const double n = seeds, mean = sum / n, sd = std::sqrt(sq / n - mean * mean);
+    WARN("truth " << mu << "; mean " << mean << " (sd " << sd << "), coverage " << covered / n << ", starved strata " << starved);
+    CHECK(starved == 0);
+    // The pilot's rounds are reused in the estimate, and the allocation still leans on them a
+    // little: a small bias remains (Neyman alone: half an sd; this mix: a tenth).
+    CHECK(std::abs(mean - mu) < 0.15 * sd);
+    CHECK(covered / n >= 0.93);
+}

@@ -86,6 +86,21 @@ TEST_CASE("sweep files: identical for any thread count and after a resume", "[fa
     while (done.size() > 1) done.erase(std::prev(done.end()));
     io::write_file_atomic((dir1 / "campaign-state.json").string(), state.dump());
     CHECK(run_into(s, spec, dir1, true) == one);
+    // A state saved by another design (an earlier version's allocation): the kept configuration
+    // lacks a round this design plans and holds one it does not. The resume runs the missing
+    // round only, drops the other, and saves what it used: the files are a fresh run's.
+    state = nlohmann::json::parse(read(dir1 / "campaign-state.json"));
+    auto& kept = state["done"].begin().value()["rounds"];
+    REQUIRE(kept.size() == 16);
+    auto extra = kept.back();
+    extra[0] = 999;  // a round number no 16-round design reaches
+    kept.erase(kept.size() - 1);
+    kept.push_back(extra);
+    io::write_file_atomic((dir1 / "campaign-state.json").string(), state.dump());
+    CHECK(run_into(s, spec, dir1, true) == one);
+    const auto rewritten = nlohmann::json::parse(read(dir1 / "campaign-state.json"));
+    CHECK(rewritten["done"].begin().value()["rounds"].size() == 16);
+    CHECK(rewritten["done"].begin().value()["rounds"].dump().find("999") == std::string::npos);
 }
 
 TEST_CASE("sweep state: resuming needs the same options; corrupt states are named", "[fault][sweep]") {

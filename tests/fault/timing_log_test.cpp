@@ -60,9 +60,11 @@ TEST_CASE("timing log: a resumed run keeps the times of configurations computed 
     {  // a third resume still carries the first run's times
         fault::TimingLog third(path, true);
         third.record("a", 0.02, true, {});
+        third.record("b", 2.0, false, {});  // saved, but this design wanted more rounds of it
         third.write({});
     }
     CHECK(entry(read_json(path), "a").at("seconds") == 10.5);
+    CHECK(entry(read_json(path), "b").at("seconds") == 22.25);
     {  // a fresh run (no resume) starts a new record
         fault::TimingLog fresh(path, false);
         CHECK(fresh.earlier_entries() == 0);

@@ -395,6 +395,8 @@ EstimatorDesign campaign_design(const CampaignSpec& spec, const StoredWeights<C,
 /// `resumed_clean` is that run's clean evaluation: when `resumed` already completes the
 /// design, the result is rebuilt from the two without evaluating the model (no calibration,
 /// no prefix cache, no clean pass), so reopening a finished campaign costs no inference.
+/// Resumed rounds the design does not plan (saved by an earlier version's design) are left
+/// out of the result; the ones it plans are reused and only the missing ones run.
 template <class Model>
 CampaignResult run_campaign(Model& model, const train::PreparedSet& test, const CampaignSpec& spec,
                             const std::function<void(const RoundResult&)>& on_round = {}, std::vector<RoundResult> resumed = {},
@@ -411,7 +413,7 @@ CampaignResult run_campaign(Model& model, const train::PreparedSet& test, const 
         const EstimatorDesign design = campaign_design(spec, store, resolution, r.critical_mask, r.critical_bits);
         if (resumed_clean && design.next_batch(resumed).empty()) {
             r.clean = *resumed_clean;
-            r.rounds = std::move(resumed);
+            r.rounds = design.in_plan_order(resumed);
             r.estimate = design.finish(r.rounds, r.clean.accuracy(), test.classes);
             count_nan_inf(r);
             return r;
@@ -464,6 +466,9 @@ CampaignResult run_campaign(Model& model, const train::PreparedSet& test, const 
         const auto start = std::chrono::steady_clock::now();
         run_design(design, sample, r.rounds, on_round, runner);
         const std::size_t ran = r.rounds.size() - before;
+        // Rounds of an earlier design that this one does not plan are dropped, so the result is
+        // the one a fresh run gives (a no-op for rounds this design planned: they are in plan order).
+        r.rounds = design.in_plan_order(r.rounds);
         r.seconds_per_round = ran ? std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / static_cast<double>(ran) : 0.0;
         r.estimate = design.finish(r.rounds, r.clean.accuracy(), test.classes);
         if constexpr (SegmentedModel<Model>)

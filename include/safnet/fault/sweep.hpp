@@ -434,11 +434,15 @@ inline void run_sweep(std::vector<Configuration>& configs, std::vector<SweepMode
                 throw Error("configuration " + c.key() + ": " + e.what());
             }
         }) : BatchRunner{};
+        const std::size_t saved_rounds = resumed.size();
+        std::size_t ran = 0;
         c.result = run_campaign(*m.net, *m.test, c.spec, [&](const RoundResult& r) {
+            ++ran;
             if (on_round) on_round(i, r);
         }, std::move(resumed), named, resumed_clean);
-        if (!saved) state.put(c.key(), result_json(c.result));
-        if (on_done) on_done(i, saved != nullptr);
+        // A saved configuration is rewritten only when this design needed other rounds than it holds.
+        if (!saved || ran > 0 || c.result.rounds.size() != saved_rounds) state.put(c.key(), result_json(c.result));
+        if (on_done) on_done(i, saved != nullptr && ran == 0);
     }
 }
 

@@ -8,7 +8,8 @@
 // A run that resumes from the campaign state computes only the missing configurations; the
 // time the others took lives in the timing.json of the run that computed them. TimingLog
 // carries those entries over (marked "resumed": true) so the file always describes every
-// configuration: "seconds" is the time its computation took, or null when no run left a record
+// configuration: "seconds" is the time its computation took (summed over the runs that computed
+// its rounds, when a later design asked for more of them), or null when no run left a record
 // of it (it was computed by a run killed before the file was written). The totals
 // "configuration_seconds" (sum of the known seconds) and "untimed_configurations" let a report
 // state a campaign's cost across sessions. An unreadable earlier file is no record (note()
@@ -38,8 +39,10 @@ public:
     void record(const std::string& key, double seconds, bool resumed, nlohmann::ordered_json entry) {
         entry["configuration"] = key;
         entry["resumed"] = resumed;
-        if (!resumed) {
-            entry["seconds"] = seconds;
+        if (!resumed) {  // computed now, possibly on top of rounds an earlier run computed
+            const auto it = earlier_.find(key);
+            const bool extended = it != earlier_.end() && it->second.at("seconds").is_number();
+            entry["seconds"] = seconds + (extended ? it->second.at("seconds").get<double>() : 0.0);
         } else if (const auto it = earlier_.find(key); it != earlier_.end()) {
             entry = it->second;
             entry["resumed"] = true;
