@@ -61,10 +61,13 @@ TEST_CASE("timing log: a resumed run keeps the times of configurations computed 
         fault::TimingLog third(path, true);
         third.record("a", 0.02, true, {});
         third.record("b", 2.0, false, {});  // saved, but this design wanted more rounds of it
+        third.record("c", 3.0, false, {});  // the same, over rounds of an untimed run
         third.write({});
     }
     CHECK(entry(read_json(path), "a").at("seconds") == 10.5);
     CHECK(entry(read_json(path), "b").at("seconds") == 22.25);
+    CHECK(entry(read_json(path), "c").at("seconds").is_null());
+    CHECK(read_json(path).at("untimed_configurations") == 1);
     {  // a fresh run (no resume) starts a new record
         fault::TimingLog fresh(path, false);
         CHECK(fresh.earlier_entries() == 0);

@@ -41,8 +41,9 @@ public:
         entry["resumed"] = resumed;
         if (!resumed) {  // computed now, possibly on top of rounds an earlier run computed
             const auto it = earlier_.find(key);
-            const bool extended = it != earlier_.end() && it->second.at("seconds").is_number();
-            entry["seconds"] = seconds + (extended ? it->second.at("seconds").get<double>() : 0.0);
+            if (it == earlier_.end()) entry["seconds"] = seconds;
+            else if (it->second.at("seconds").is_number()) entry["seconds"] = seconds + it->second.at("seconds").get<double>();
+            else entry["seconds"] = nullptr;  // part of its cost is unknown, so the whole is
         } else if (const auto it = earlier_.find(key); it != earlier_.end()) {
             entry = it->second;
             entry["resumed"] = true;
