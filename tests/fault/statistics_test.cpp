@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -26,6 +27,51 @@ double bimodal(fault::PhiloxStream& rng) {
     return 0.92 + 0.01 * (rng.next_open0() - 0.5);
 }
 constexpr double bimodal_mean = 0.95 * 0.92 + 0.05 * 0.05;
+
+/// Exact coverage of stratified_proportion for independent Binomial(n_s, p_s) strata, minimum
+/// and mean over a grid of per-stratum rates (denser near 0 and 1): every outcome's interval
+/// is computed once, then each grid point sums the probabilities of the outcomes it covers.
+struct ExactCoverage {
+    double min = 1, mean = 0;
+};
+ExactCoverage exact_coverage(const std::vector<double>& w, const std::vector<std::uint64_t>& n, int grid) {
+    const std::size_t S = w.size();
+    std::size_t outcomes = 1;
+    for (auto k : n) outcomes *= k + 1;
+    std::vector<std::vector<std::uint64_t>> x(outcomes, std::vector<std::uint64_t>(S));
+    std::vector<fault::Interval> ci(outcomes);
+    for (std::size_t o = 0; o < outcomes; ++o) {
+        std::vector<fault::StratumCount> counts;
+        for (std::size_t s = 0, r = o; s < S; r /= n[s] + 1, ++s) {
+            x[o][s] = r % (n[s] + 1);
+            counts.push_back({w[s], x[o][s], n[s]});
+        }
+        ci[o] = fault::stratified_proportion(counts, 0.95);
+    }
+    std::size_t points = 1;
+    for (std::size_t s = 0; s < S; ++s) points *= static_cast<std::size_t>(grid) + 1;
+    ExactCoverage c;
+    std::vector<std::vector<double>> pmf(S);
+    for (std::size_t g = 0; g < points; ++g) {
+        double truth = 0;
+        for (std::size_t s = 0, r = g; s < S; r /= static_cast<std::size_t>(grid) + 1, ++s) {
+            const double u = static_cast<double>(r % (static_cast<std::size_t>(grid) + 1)) / grid, p = u * u * (3 - 2 * u);
+            truth += w[s] * p;
+            pmf[s].clear();
+            for (std::uint64_t k = 0; k <= n[s]; ++k) pmf[s].push_back(fault::binomial_pmf(n[s], k, p));
+        }
+        double covered = 0;
+        for (std::size_t o = 0; o < outcomes; ++o) {
+            if (!ci[o].contains(truth)) continue;
+            double prob = 1;
+            for (std::size_t s = 0; s < S; ++s) prob *= pmf[s][x[o][s]];
+            covered += prob;
+        }
+        c.min = std::min(c.min, covered);
+        c.mean += covered / static_cast<double>(points);
+    }
+    return c;
+}
 
 }  // namespace
 
@@ -88,6 +134,52 @@ TEST_CASE("Clopper-Pearson: published values and exact coverage >= nominal", "[f
     CHECK_THROWS_WITH(fault::clopper_pearson(5, 4, 0.95), Catch::Contains("5 successes in 4"));
 }
 
+TEST_CASE("stratified proportion: one stratum is Clopper-Pearson, zero failures cost what plain sampling's do", "[fault][statistics]") {
+    for (std::uint64_t x : {0, 1, 7, 50, 99, 100}) {
+        const auto one = fault::stratified_proportion({{1.0, x, 100}}, 0.95), cp = fault::clopper_pearson(x, 100, 0.95);
+        INFO("x = " << x);
+        CHECK(one.low == Approx(cp.low).margin(1e-12));
+        CHECK(one.high == Approx(cp.high).margin(1e-12));
+    }
+    // Proportional allocation of 100 rounds over four strata, no failure anywhere: the bound a
+    // plain 100-round campaign gives (a union of per-stratum exact bounds gave about ten times it).
+    const auto none = fault::stratified_proportion({{0.4, 0, 40}, {0.3, 0, 30}, {0.2, 0, 20}, {0.1, 0, 10}}, 0.95);
+    CHECK(none.low == 0);
+    CHECK(none.high == Approx(1 - std::pow(0.025, 1.0 / 100)).epsilon(0.02));
+    // Over-sampling a light stratum does not shrink the bound below its constant-rate value.
+    const auto skewed = fault::stratified_proportion({{0.9, 0, 50}, {0.1, 0, 50}}, 0.95);
+    CHECK(skewed.high >= 1 - std::pow(0.025, 1.0 / (1 / (0.81 / 50 + 0.01 / 50))) - 1e-12);
+    const auto all = fault::stratified_proportion({{0.5, 20, 20}, {0.5, 30, 30}}, 0.95);
+    CHECK(all.high == 1);
+    CHECK(all.low > 0.9);
+    CHECK_THROWS_WITH(fault::stratified_proportion({{1.0, 0, 1}}, 0.95), Catch::Contains("needs at least 2"));
+    CHECK_THROWS_WITH(fault::stratified_proportion({{1.0, 5, 4}}, 0.95), Catch::Contains("5 events in 4"));
+    CHECK_THROWS_WITH(fault::stratified_proportion({{1.5, 0, 4}}, 0.95), Catch::Contains("not in [0, 1]"));
+    CHECK_THROWS_WITH(fault::stratified_proportion({}, 0.95), Catch::Contains("no strata"));
+}
+
+TEST_CASE("stratified proportion: exact coverage over per-stratum rates, including strata whose few rounds agree", "[fault][coverage][statistics]") {
+    // Exact enumeration of every outcome. Plain Korn-Graubard (sample variance, capped at n)
+    // covers 0.845 at p = (1, 0.6) with (0.9, 96), (0.1, 4): the light stratum's 4 rounds agree
+    // with probability 0.13, its variance reads 0, and the interval shrinks to [0.96, 1].
+    struct Design {
+        std::vector<double> w;
+        std::vector<std::uint64_t> n;
+        int grid;
+    };
+    const Design designs[] = {{{0.8, 0.2}, {80, 20}, 20},
+                              {{0.9, 0.1}, {96, 4}, 20},
+                              {{0.95, 0.05}, {50, 50}, 20},
+                              {{0.5, 0.5}, {20, 20}, 20},
+                              {{0.7, 0.25, 0.05}, {40, 15, 5}, 8}};
+    for (const auto& d : designs) {
+        const auto c = exact_coverage(d.w, d.n, d.grid);
+        INFO("weights " << d.w[0] << ", " << d.w[1] << "; rounds " << d.n[0] << ", " << d.n[1] << ": min coverage " << c.min << ", mean " << c.mean);
+        CHECK(c.min >= 0.94);
+        CHECK(c.mean >= 0.96);
+    }
+}
+
 TEST_CASE("rare-event floor: rounds that see a 1 % failure mode with 95 % probability", "[fault][statistics]") {
     CHECK(fault::rare_event_rounds(0.01, 0.95) == 299);  // 0.99^298 = 0.0500 > 0.05 >= 0.99^299
     CHECK(std::pow(0.99, 299) <= 0.05);
@@ -137,7 +229,7 @@ TEST_CASE("betting interval: narrow for well-behaved data, nominal coverage on a
     CHECK(width > 0.89 * 0.02);
 }
 
-TEST_CASE("time-uniform betting interval stays valid under adaptive stopping", "[fault][statistics]") {
+TEST_CASE("time-uniform betting interval stays valid under adaptive stopping", "[fault][coverage][statistics]") {
     // Stop at the first check (n >= 10, every max(5, n/20) rounds) whose half-width is below 0.02;
     // coverage at the stopping time.
     std::size_t covered = 0;

@@ -18,8 +18,11 @@
 //   df = min(n_s - 1) over the strata holding >= 1 % of SE^2 (Welch-Satterthwaite's df
 //   covered 90 % at a 60-round budget in tests/fault/estimator_test.cpp; this one 93-97 %).
 //   An asymptotic interval: it trusts the critical class to hold the catastrophic modes.
-//   P(fail) = sum_s w_s f_s / n_s with [sum w_s L_s, sum w_s U_s], L_s, U_s Clopper-Pearson at
-//   confidence 1 - (1 - C)/S per stratum: conservative by the union bound.
+//   P(fail) = sum_s w_s f_s / n_s with stratified_proportion's interval (statistics.hpp, an
+//   effective-size Clopper-Pearson): 96.5-100 % coverage in the synthetic campaigns of
+//   tests/fault/estimator_test.cpp. The union bound of per-stratum exact intervals it replaced
+//   covered 99-100 % at 2-5 times the width (no failure in 100 rounds: [0, 0.375] against
+//   about [0, 0.04]). A run with a stratum of fewer than 2 rounds keeps that union bound.
 //   Fixed budget R: a pilot of n0 = clamp(R / (2S), 2, 10) rounds per stratum, the other
 //   R - S n0 by a defensive allocation from the pilot, n_s ~ R (3 w_s / 4 + Neyman share / 4)
 //   (Neyman: ~ w_s max(sd_s, resolution)), by largest remainders. Neyman alone starves a
@@ -497,6 +500,11 @@ private:
         }
         e.fail_prob = fail;
         e.fail_ci = {std::clamp(fail_lo, 0.0, 1.0), std::clamp(fail_hi, 0.0, 1.0)};
+        if (all_sampled) {
+            std::vector<StratumCount> counts;
+            for (std::size_t s = 0; s < S; ++s) counts.push_back({(*strata_)[s].weight, d[s].failures, d[s].top1.size()});
+            e.fail_ci = stratified_proportion(counts, spec_.confidence);
+        }
         return e;
     }
 

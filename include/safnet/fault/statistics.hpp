@@ -28,6 +28,24 @@
 //                              inequality), which is what adaptive stopping needs. The price of
 //                              assuming nothing: n rounds cannot exclude an unseen mode of
 //                              probability ~3/n, so the lower side is at least ~3.7 m/(c n) wide.
+//   stratified_proportion(strata, C)
+//                              interval of a stratified proportion p = sum w_s x_s / n_s: the
+//                              Korn-Graubard effective-size Clopper-Pearson (Korn & Graubard,
+//                              Survey Methodology 24, 1998) with guards against a stratum whose
+//                              few rounds all agree. Variance from Jeffreys' p~_s = (x_s + 1/2) /
+//                              (n_s + 1): v_s = w_s^2 p~_s (1 - p~_s) / n_s, v = sum v_s, p~ =
+//                              sum w_s p~_s (a 4-of-4 stratum still counts as uncertain);
+//                              effective rounds n* = min(p~ (1 - p~) / v, 1 / sum w_s^2 / n_s)
+//                              (the cap: a constant rate's value, n under proportional
+//                              allocation) times (t_{n-1} / t_df)^2, df = min(n - S,
+//                              Satterthwaite's v^2 / sum v_s^2 / (n_s - 1)) (so a light stratum
+//                              of 4 rounds that holds the variance widens the interval); then
+//                              Clopper-Pearson at x* = p n* of n*. One stratum gives exactly
+//                              Clopper-Pearson; zero events under proportional allocation about
+//                              [0, 1 - (a/2)^(1/n)], plain sampling's bound. Approximate, not
+//                              guaranteed: exact coverage over a grid of per-stratum rates in
+//                              tests/fault/statistics_test.cpp, Monte Carlo coverage in
+//                              tests/fault/estimator_test.cpp (docs/statistics.md).
 //   rare_event_rounds(q, C)    rounds that see an event of per-round probability q with
 //                              probability >= C: ceil(ln(1 - C) / ln(1 - q)).
 // summarize(acc, classes, C, method) — mean, sd, median, min, max, chance fraction (rounds at
@@ -154,6 +172,42 @@ inline Interval clopper_pearson(std::uint64_t x, std::uint64_t n, double confide
     const double a = 1 - confidence, xd = static_cast<double>(x), nd = static_cast<double>(n);
     const double low = x == 0 ? 0.0 : beta_quantile(xd, nd - xd + 1, a / 2);
     const double high = x == n ? 1.0 : beta_quantile(xd + 1, nd - xd, 1 - a / 2);
+    return {low, high};
+}
+
+/// Events among the trials of one stratum of weight `weight` (the strata's weights sum to 1).
+struct StratumCount {
+    double weight = 0;
+    std::uint64_t events = 0, trials = 0;
+};
+
+/// Interval of sum_s weight_s events_s / trials_s (see the header comment). Every stratum
+/// needs at least two trials.
+inline Interval stratified_proportion(const std::vector<StratumCount>& strata, double confidence) {
+    check_confidence(confidence);
+    if (strata.empty()) throw Error("stratified proportion: no strata");
+    double p = 0, shrunk = 0, v = 0, v_squares = 0, constant_p = 0, n = 0;
+    for (const auto& s : strata) {
+        if (s.trials < 2) throw Error("stratified proportion: a stratum has " + std::to_string(s.trials) + " trials, needs at least 2");
+        if (s.events > s.trials) throw Error("stratified proportion: " + std::to_string(s.events) + " events in " + std::to_string(s.trials) + " trials");
+        if (!(s.weight >= 0 && s.weight <= 1)) throw Error("stratified proportion: weight " + std::to_string(s.weight) + " is not in [0, 1]");
+        const double t = static_cast<double>(s.trials), x = static_cast<double>(s.events), q = (x + 0.5) / (t + 1);
+        const double vs = s.weight * s.weight * q * (1 - q) / t;
+        p += s.weight * x / t;
+        shrunk += s.weight * q;
+        v += vs;
+        v_squares += vs * vs / (t - 1);
+        constant_p += s.weight * s.weight / t;
+        n += t;
+    }
+    if (!(constant_p > 0)) throw Error("stratified proportion: every weight is 0");
+    p = std::clamp(p, 0.0, 1.0);
+    const double df = std::min(n - static_cast<double>(strata.size()), v * v / v_squares);
+    const double ratio = student_t_quantile(n - 1, confidence) / student_t_quantile(df, confidence);
+    const double n_eff = std::min(1 / constant_p, shrunk * (1 - shrunk) / v) * ratio * ratio;
+    const double a = 1 - confidence, x = p * n_eff;
+    const double low = p <= 0 ? 0.0 : beta_quantile(x, n_eff - x + 1, a / 2);
+    const double high = p >= 1 ? 1.0 : beta_quantile(x + 1, n_eff - x, 1 - a / 2);
     return {low, high};
 }
 
