@@ -170,6 +170,12 @@ def main_job(work):
           "the README block has the table and the wall time")
     r = subprocess.run(cmd + ["--check"], capture_output=True, text=True)
     check(r.returncode == 0, "--check accepts what it wrote")
+    with open(os.path.join(d, "timing.json"), "w") as f:  # a later run only reopened the finished campaign
+        json.dump({"threads": 1, "seconds": 3.0, "configuration_seconds": 90.0}, f)
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    text = open(d + ".md").read()
+    check("(1.5 min of it the campaign)" in text and "| campaign (sum over its configurations) | 1.5 min |" in text,
+          "the campaign time is the configurations' computing time, not a reopening run's wall time")
     with open(os.path.join(d, "wall_seconds.txt"), "w") as f:
         f.write("231\n")
     r = subprocess.run(cmd + ["--check"], capture_output=True, text=True)
