@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <vector>
 
 using namespace safnet;
@@ -48,11 +49,14 @@ train::EvalResult eval_of(double acc) {
 }
 
 /// Draws a round of `design` for item `it` with the same streams the campaign uses.
+/// `score(c, o)`: the top-1 of a round with c critical and o other faults (accuracy by default).
 struct Synthetic {
-    Synthetic(const fault::EstimatorDesign& d, std::uint64_t s, double rate) : design(d), seed(s), p(rate) {}
+    using Score = std::function<double(std::uint64_t, std::uint64_t)>;
+    Synthetic(const fault::EstimatorDesign& d, std::uint64_t s, double rate, Score f = accuracy) : design(d), seed(s), p(rate), score(std::move(f)) {}
     const fault::EstimatorDesign& design;
     std::uint64_t seed;
     double p;
+    Score score;
     std::vector<std::uint8_t> store = std::vector<std::uint8_t>(words, 0);
     std::vector<fault::BitFault> changed;
 
@@ -72,7 +76,7 @@ struct Synthetic {
         std::uint64_t c = 0;
         for (const auto& f : changed) c += f.bit == 7;
         r.flips = changed.size();
-        r.eval = eval_of(accuracy(c, changed.size() - c));
+        r.eval = eval_of(score(c, changed.size() - c));
         fault::restore(std::span<std::uint8_t>(store), std::span<const fault::BitFault>(changed));
         return r;
     }
@@ -144,41 +148,17 @@ struct SignSynthetic {
 /// Failures that need several critical faults: a round with c >= K critical faults is
 /// catastrophic when its other-fault count o is 1 mod M; otherwise f(0, o) (which fails too
 /// once o > 20).
-struct ThresholdSynthetic {
-    ThresholdSynthetic(const fault::EstimatorDesign& d, std::uint64_t s, double rate, std::uint64_t k, std::uint64_t m) : design(d), seed(s), p(rate), K(k), M(m) {}
-    const fault::EstimatorDesign& design;
-    std::uint64_t seed;
-    double p;
-    std::uint64_t K, M;
-    std::vector<std::uint8_t> store = std::vector<std::uint8_t>(words, 0);
-    std::vector<fault::BitFault> changed;
+double threshold_accuracy(std::uint64_t c, std::uint64_t o, std::uint64_t K, std::uint64_t M) {
+    return c >= K && o % M == 1 ? 12.0 : accuracy(0, o);
+}
 
-    static double accuracy_of(std::uint64_t c, std::uint64_t o, std::uint64_t K, std::uint64_t M) {
-        return c >= K && o % M == 1 ? 12.0 : accuracy(0, o);
-    }
-    static double truth_fail(double p, std::uint64_t K, std::uint64_t M) {
-        double e = 0;
-        for (std::uint64_t c = 0; c <= words; ++c)
-            for (std::uint64_t o = 0; o <= 7 * words; ++o)
-                e += fault::binomial_pmf(words, c, p) * fault::binomial_pmf(7 * words, o, p) * (accuracy_of(c, o, K, M) < 78);
-        return e;
-    }
-    fault::RoundResult operator()(const fault::WorkItem& it) {
-        const auto model = fault::FaultModel::bit_flip(p);
-        fault::RoundResult r;
-        r.round = it.round;
-        r.stratum = it.stratum;
-        r.critical = design.strata().draw_count(it.stratum, seed, it.round);
-        fault::inject_conditional(std::span<std::uint8_t>(store), 8, model, critical_mask, r.critical, fault::CriticalStrata::critical_key(seed, it.round, it.stratum),
-                                  fault::CriticalStrata::other_key(seed, it.round, it.stratum), changed);
-        std::uint64_t c = 0;
-        for (const auto& f : changed) c += f.bit == 7;
-        r.flips = changed.size();
-        r.eval = eval_of(accuracy_of(c, changed.size() - c, K, M));
-        fault::restore(std::span<std::uint8_t>(store), std::span<const fault::BitFault>(changed));
-        return r;
-    }
-};
+double threshold_truth_fail(double p, std::uint64_t K, std::uint64_t M) {
+    double e = 0;
+    for (std::uint64_t c = 0; c <= words; ++c)
+        for (std::uint64_t o = 0; o <= 7 * words; ++o)
+            e += fault::binomial_pmf(words, c, p) * fault::binomial_pmf(7 * words, o, p) * (threshold_accuracy(c, o, K, M) < 78);
+    return e;
+}
 
 /// The interval the stratified P(fail) had before: per-stratum Clopper-Pearson at confidence
 /// 1 - (1 - C)/S, summed with the weights (valid by the union bound).
@@ -564,7 +544,7 @@ TEST_CASE("stratified P(fail): near-nominal coverage from common to rare failure
     for (const auto& c : cases) {
         const auto strata = fault::CriticalStrata::plan(words, c.p, 1e-3, 12);
         const fault::EstimatorDesign design(spec, strata);
-        const double truth = c.M == 0 ? 0.0 : ThresholdSynthetic::truth_fail(c.p, c.K, c.M);
+        const double truth = c.M == 0 ? 0.0 : threshold_truth_fail(c.p, c.K, c.M);
         double sign_truth_fail = 0;
         if (c.M == 0) {
             std::vector<double> other(7 * words + 1);
@@ -584,13 +564,14 @@ TEST_CASE("stratified P(fail): near-nominal coverage from common to rare failure
                 SignSynthetic s{design, seed, c.p};
                 fault::run_design(design, s, done);
             } else {
-                ThresholdSynthetic s{design, seed, c.p, c.K, c.M};
+                Synthetic s{design, seed, c.p, [&c](std::uint64_t crit, std::uint64_t o) { return threshold_accuracy(crit, o, c.K, c.M); }};
                 fault::run_design(design, s, done);
             }
             const auto e = design.finish(done, 88, 10);
             covered += e.fail_ci.contains(fail);
             width += (e.fail_ci.high - e.fail_ci.low) / seeds;
-            union_width += (union_bound(e, 0.95).high - union_bound(e, 0.95).low) / seeds;
+            const auto u = union_bound(e, 0.95);
+            union_width += (u.high - u.low) / seeds;
             highest = std::max(highest, e.fail_ci.high);
         }
         const double coverage = static_cast<double>(covered) / seeds;

@@ -452,6 +452,7 @@ private:
         const std::size_t S = d.size();
         const double a_each = (1 - spec_.confidence) / static_cast<double>(S);
         std::vector<std::pair<double, double>> weighted;
+        const bool all_sampled = std::all_of(d.begin(), d.end(), [](const StratumData& x) { return x.top1.size() >= 2; });
         double mean = 0, mean5 = 0, chance = 0, fail = 0, fail_lo = 0, fail_hi = 0;
         double lo = std::numeric_limits<double>::infinity(), hi = -lo;
         for (std::size_t s = 0; s < S; ++s) {
@@ -468,9 +469,11 @@ private:
             mean5 += w * ss.top5_mean;
             chance += w * chance_fraction(d[s].top1, classes);
             fail += w * static_cast<double>(d[s].failures) / n;
-            const Interval ci = clopper_pearson(d[s].failures, d[s].top1.size(), 1 - a_each);
-            fail_lo += w * ci.low;
-            fail_hi += w * ci.high;
+            if (!all_sampled) {  // the union bound (see the header comment)
+                const Interval ci = clopper_pearson(d[s].failures, d[s].top1.size(), 1 - a_each);
+                fail_lo += w * ci.low;
+                fail_hi += w * ci.high;
+            }
             for (double v : d[s].top1) {
                 weighted.push_back({v, w / n});
                 lo = std::min(lo, v);
@@ -491,7 +494,6 @@ private:
         for (std::size_t s = 0; s < S; ++s)
             between += (*strata_)[s].weight * (e.strata[s].sd * e.strata[s].sd + (e.strata[s].mean - mean) * (e.strata[s].mean - mean));
         e.top1.sd = std::sqrt(between);
-        const bool all_sampled = std::all_of(d.begin(), d.end(), [](const StratumData& x) { return x.top1.size() >= 2; });
         if (all_sampled) {
             const Interval ci = stratified_interval(done);
             e.top1.ci_low = ci.low;
