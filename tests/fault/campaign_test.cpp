@@ -2,11 +2,14 @@
 #include <safnet/nn/resnet.hpp>
 #include <safnet/threads.hpp>
 
+#include "support/sanitized.hpp"
 #include "support/synthetic.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstring>
+#include <limits>
 
 using namespace safnet;
 
@@ -15,9 +18,9 @@ namespace {
 struct Fixture {
     nn::ResNet<float> model;
     train::PreparedSet test;
-    explicit Fixture(AnySaf saf) : model({"resnet20", 1, 4, nn::Shortcut::A, saf}) {
+    explicit Fixture(AnySaf saf, std::size_t images = 64) : model({"resnet20", 1, 4, nn::Shortcut::A, saf}) {
         model.initialize(3);
-        test = train::prepare(test::synthetic_dataset(64, 1, 8, 4, 9), {});
+        test = train::prepare(test::synthetic_dataset(images, 1, 8, 4, 9), {});
     }
 };
 
@@ -102,7 +105,7 @@ TEST_CASE("a campaign round equals decoding every word and recomputing every tau
 }
 
 TEST_CASE("campaign results are identical for any thread count and any order of rounds", "[fault][campaign]") {
-    Fixture f(Tanh{});
+    Fixture f(Tanh{}, test::full_or_sanitized(64, 20));
     fault::CampaignSpec spec{.codec = Float32{}, .fault = fault::FaultModel::bit_flip(1e-4), .rounds = 6, .seed = 5};
     set_threads(2);
     const auto two = fault::run_campaign(f.model, f.test, spec);
@@ -175,7 +178,7 @@ TEST_CASE("adaptive stopping: stops once narrow, never before its floor, and say
 }
 
 TEST_CASE("stratified campaigns: the critical class is the fp32 exponent MSB; same results for any thread count", "[fault][campaign]") {
-    Fixture f(Identity{});
+    Fixture f(Identity{}, test::full_or_sanitized(64, 20));
     fault::CampaignSpec spec{.fault = fault::FaultModel::bit_flip(2e-5), .rounds = 24, .seed = 3, .estimator = fault::Estimator::stratified};
     set_threads(1);
     const auto one = fault::run_campaign(f.model, f.test, spec);
@@ -263,8 +266,47 @@ TEST_CASE("activation clipping baseline: calibrated bounds, no effect on clean d
     CHECK(relus == 19);
 }
 
+TEST_CASE("bit vulnerability: per bit, the mean |tau(read(w ^ bit)) - tau(read(w))| over every stored word", "[fault][campaign]") {
+    // The reference's scalar tau is slow under the sanitizers: there one SAF and one codec.
+    const std::vector<AnySaf> safs = test::sanitized ? std::vector<AnySaf>{Tanh{}} : std::vector<AnySaf>{Identity{}, Tanh{}, Softsign{}};
+    const std::vector<std::string> dtypes = test::sanitized ? std::vector<std::string>{"fp16"} : std::vector<std::string>{"fp32", "fp16", "q2.5"};
+    for (const AnySaf& saf : safs) {
+        Fixture f(saf, 4);
+        for (const auto& dtype : dtypes) {
+            INFO(saf_name(saf) << " " << dtype);
+            std::visit([&](auto codec) {
+                const fault::StoredWeights store(f.model, codec, {}, fault::Protection::none);
+                const int bits = codec.bits_per_value();
+                const std::uint64_t mask = ((std::uint64_t{1} << bits) - 1) & ~std::uint64_t{4};  // bit 2 left out: 0
+                // Word by word, tau of one value at a time, in target order.
+                std::vector<double> expect(static_cast<std::size_t>(bits), 0.0);
+                for (int b = 0; b < bits; ++b) {
+                    if (!(mask >> b & 1u)) continue;
+                    double sum = 0;
+                    std::size_t i = 0;
+                    for (const auto& t : store.targets()) {
+                        const auto tau = [&](float v) {
+                            return std::visit([&](const auto& s) { return static_cast<double>(safnet::apply_one(s, v)); }, t.saf->saf());
+                        };
+                        for (std::size_t j = 0; j < t.value->size(); ++j, ++i) {
+                            const auto w = store.words()[i];
+                            const auto flipped = static_cast<decltype(w)>(w ^ (decltype(w){1} << b));
+                            const double d = std::abs(tau(codec.decode_one(flipped)) - tau(codec.decode_one(w)));
+                            sum += std::isfinite(d) ? d : std::numeric_limits<double>::infinity();
+                        }
+                    }
+                    expect[static_cast<std::size_t>(b)] = sum / static_cast<double>(store.words().size());
+                }
+                const auto got = store.bit_vulnerability(mask);
+                CHECK(got == expect);  // bit for bit: the batched tau gives apply_one's values
+                CHECK(got[2] == 0);
+            }, codec_from_name(dtype));
+        }
+    }
+}
+
 TEST_CASE("sign-split strata: faults land in the words of the stratum's sign, and campaigns plan them by default", "[fault][campaign]") {
-    Fixture f(Identity{});
+    Fixture f(Identity{}, test::full_or_sanitized(64, 8));
     std::vector<std::uint32_t> clean_words;
     std::size_t negative = 0;
     {

@@ -27,21 +27,20 @@ double accuracy(std::uint64_t c, std::uint64_t o) {
     return std::floor(f * 100) / 100;
 }
 
-double truth(double p) {
+/// E[g(c, o)] by enumeration: c ~ Binomial(words, p) critical faults, o ~ Binomial(7 words, p) others.
+template <class G>
+double expected(double p, G g) {
     double e = 0;
     for (std::uint64_t c = 0; c <= words; ++c)
-        for (std::uint64_t o = 0; o <= 7 * words; ++o)
-            e += fault::binomial_pmf(words, c, p) * fault::binomial_pmf(7 * words, o, p) * accuracy(c, o);
+        for (std::uint64_t o = 0; o <= 7 * words; ++o) e += fault::binomial_pmf(words, c, p) * fault::binomial_pmf(7 * words, o, p) * g(c, o);
     return e;
 }
 
+double truth(double p) { return expected(p, accuracy); }
+
 /// P(fail) for a 10-point drop below clean (88): every catastrophic round and c = 0 with o > 20.
 double truth_fail(double p) {
-    double e = 0;
-    for (std::uint64_t c = 0; c <= words; ++c)
-        for (std::uint64_t o = 0; o <= 7 * words; ++o)
-            e += fault::binomial_pmf(words, c, p) * fault::binomial_pmf(7 * words, o, p) * (accuracy(c, o) < 78);
-    return e;
+    return expected(p, [](std::uint64_t c, std::uint64_t o) { return accuracy(c, o) < 78 ? 1.0 : 0.0; });
 }
 
 train::EvalResult eval_of(double acc) {
@@ -94,17 +93,22 @@ double sign_accuracy(std::uint64_t n, std::uint64_t q, std::uint64_t o) {
     return std::floor(f * 100) / 100;
 }
 
-double sign_truth(double p) {
+/// E[g(n, q, o)] by enumeration: n and q critical faults in the negative and positive words,
+/// o others, each binomial in its own word or bit count.
+template <class G>
+double sign_expected(double p, G g) {
     std::vector<double> other(7 * words + 1);
     for (std::uint64_t o = 0; o <= 7 * words; ++o) other[o] = fault::binomial_pmf(7 * words, o, p);
     double e = 0;
     for (std::uint64_t n = 0; n <= negative_words; ++n)
         for (std::uint64_t q = 0; q <= words - negative_words; ++q) {
             const double w = fault::binomial_pmf(negative_words, n, p) * fault::binomial_pmf(words - negative_words, q, p);
-            for (std::uint64_t o = 0; o <= 7 * words; ++o) e += w * other[o] * sign_accuracy(n, q, o);
+            for (std::uint64_t o = 0; o <= 7 * words; ++o) e += w * other[o] * g(n, q, o);
         }
     return e;
 }
+
+double sign_truth(double p) { return sign_expected(p, sign_accuracy); }
 
 /// Rounds of a design planned by sign (or by count only) on the sign-dependent synthetic model.
 struct SignSynthetic {
@@ -153,11 +157,7 @@ double threshold_accuracy(std::uint64_t c, std::uint64_t o, std::uint64_t K, std
 }
 
 double threshold_truth_fail(double p, std::uint64_t K, std::uint64_t M) {
-    double e = 0;
-    for (std::uint64_t c = 0; c <= words; ++c)
-        for (std::uint64_t o = 0; o <= 7 * words; ++o)
-            e += fault::binomial_pmf(words, c, p) * fault::binomial_pmf(7 * words, o, p) * (threshold_accuracy(c, o, K, M) < 78);
-    return e;
+    return expected(p, [=](std::uint64_t c, std::uint64_t o) { return threshold_accuracy(c, o, K, M) < 78 ? 1.0 : 0.0; });
 }
 
 /// The interval the stratified P(fail) had before: per-stratum Clopper-Pearson at confidence
@@ -544,18 +544,8 @@ TEST_CASE("stratified P(fail): near-nominal coverage from common to rare failure
     for (const auto& c : cases) {
         const auto strata = fault::CriticalStrata::plan(words, c.p, 1e-3, 12);
         const fault::EstimatorDesign design(spec, strata);
-        const double truth = c.M == 0 ? 0.0 : threshold_truth_fail(c.p, c.K, c.M);
-        double sign_truth_fail = 0;
-        if (c.M == 0) {
-            std::vector<double> other(7 * words + 1);
-            for (std::uint64_t o = 0; o <= 7 * words; ++o) other[o] = fault::binomial_pmf(7 * words, o, c.p);
-            for (std::uint64_t neg = 0; neg <= negative_words; ++neg)
-                for (std::uint64_t q = 0; q <= words - negative_words; ++q) {
-                    const double w = fault::binomial_pmf(negative_words, neg, c.p) * fault::binomial_pmf(words - negative_words, q, c.p);
-                    for (std::uint64_t o = 0; o <= 7 * words; ++o) sign_truth_fail += w * other[o] * (sign_accuracy(neg, q, o) < 78);
-                }
-        }
-        const double fail = c.M == 0 ? sign_truth_fail : truth;
+        const auto sign_fails = [](std::uint64_t n, std::uint64_t q, std::uint64_t o) { return sign_accuracy(n, q, o) < 78 ? 1.0 : 0.0; };
+        const double fail = c.M == 0 ? sign_expected(c.p, sign_fails) : threshold_truth_fail(c.p, c.K, c.M);
         std::size_t covered = 0;
         double width = 0, union_width = 0, highest = 0;
         for (std::uint64_t seed = 1; seed <= seeds; ++seed) {

@@ -2,6 +2,7 @@
 #include <safnet/fault/sweep.hpp>
 #include <safnet/threads.hpp>
 
+#include "support/sanitized.hpp"
 #include "support/synthetic.hpp"
 
 #include <catch2/catch.hpp>
@@ -19,9 +20,9 @@ struct Study {
     nn::ResNet<float> net{{"resnet20", 1, 4, nn::Shortcut::A, Tanh{}}};
     train::PreparedSet test;
     std::vector<fault::SweepModel> models;
-    Study() {
+    explicit Study(std::size_t images = 40) {
         net.initialize(3);
-        test = train::prepare(test::synthetic_dataset(40, 1, 8, 4, 9), {});
+        test = train::prepare(test::synthetic_dataset(images, 1, 8, 4, 9), {});
         models.push_back({"tiny", "tiny.safetensors", "tanh", &net, &test, nullptr});
     }
 };
@@ -68,7 +69,7 @@ TEST_CASE("plan_sweep: configurations per analysis, validated before any work", 
 }
 
 TEST_CASE("sweep files: identical for any thread count and after a resume", "[fault][sweep]") {
-    Study s;
+    Study s(test::full_or_sanitized(40, 12));
     const fault::SweepSpec spec{.dtypes = {"fp32", "fp16"}, .bers = {2e-6}, .protect = {"none"}, .rounds = 16, .seed = 2,
                                 .curve = fault::CurveSpec{.low = 1e-8, .high = 1e-6, .points = 3, .k_max = 2, .rounds = 2}};
     set_threads(1);

@@ -218,22 +218,28 @@ public:
     std::vector<double> bit_vulnerability(std::uint64_t mask) const {
         const int bits = codec_.bits_per_value();
         std::vector<double> score(static_cast<std::size_t>(bits), 0.0);
-        for (int b = 0; b < bits; ++b) {
-            if (!(mask >> b & 1u)) continue;
-            double sum = 0;
-            for (std::size_t k = 0; k < targets_.size(); ++k) {
-                const auto tau = [&](float v) -> double {
-                    if (!targets_[k].saf) return v;
-                    return std::visit([&](const auto& f) { return static_cast<double>(safnet::apply_one(f, v)); }, targets_[k].saf->saf());
-                };
-                for (std::size_t i = offsets_[k]; i < offsets_[k + 1]; ++i) {
-                    const Word w = words_[i];
-                    const double d = std::abs(tau(read(k, static_cast<Word>(w ^ (Word{1} << b)))) - tau(read(k, w)));
+        std::vector<float> clean, flipped;  // one tensor's reads, then their tau
+        // Tensor by tensor with tau over whole spans (apply_one per value costs a full SIMD
+        // batch each); each bit's sum still adds its terms in word order.
+        for (std::size_t k = 0; k < targets_.size(); ++k) {
+            const std::span<const Word> words(words_.data() + offsets_[k], offsets_[k + 1] - offsets_[k]);
+            clean.resize(words.size());
+            flipped.resize(words.size());
+            for (std::size_t i = 0; i < words.size(); ++i) clean[i] = read(k, words[i]);
+            effective_in_place(k, clean);
+            for (int b = 0; b < bits; ++b) {
+                if (!(mask >> b & 1u)) continue;
+                for (std::size_t i = 0; i < words.size(); ++i) flipped[i] = read(k, static_cast<Word>(words[i] ^ (Word{1} << b)));
+                effective_in_place(k, flipped);
+                double& sum = score[static_cast<std::size_t>(b)];
+                for (std::size_t i = 0; i < words.size(); ++i) {
+                    const double d = std::abs(static_cast<double>(flipped[i]) - static_cast<double>(clean[i]));
                     sum += std::isfinite(d) ? d : std::numeric_limits<double>::infinity();
                 }
             }
-            score[static_cast<std::size_t>(b)] = sum / static_cast<double>(words_.size());
         }
+        for (int b = 0; b < bits; ++b)
+            if (mask >> b & 1u) score[static_cast<std::size_t>(b)] /= static_cast<double>(words_.size());
         return score;
     }
 
@@ -264,6 +270,13 @@ private:
     }
     static void refresh_all(const nn::Parameter<float>& p) {
         if (p.saf) p.saf->refresh();
+    }
+
+    // values = tau(values) under target k's SAF (unchanged for a plain parameter).
+    void effective_in_place(std::size_t k, std::vector<float>& values) const {
+        if (!targets_[k].saf) return;
+        const std::span<float> v(values);
+        std::visit([&](const auto& f) { safnet::apply(f, std::span<const float>(v), v); }, targets_[k].saf->saf());
     }
 
     float read(std::size_t k, Word w) const {
