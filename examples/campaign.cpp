@@ -404,7 +404,7 @@ int run(const Flags& f) {
             const auto& c = configs[i];
             const auto& cache = c.result.cache;
             timing.record(c.key(), std::chrono::duration<double>(now - config_start).count(), from_state,
-                          {{"rounds", c.result.rounds.size()},
+                          {{"rounds", c.result.rounds.size()}, {"threads", f.threads},
                            {"prefix_cache", {{"on", cache.on}, {"bytes", cache.bytes}, {"cuts", cache.cuts}, {"nan_exit", cache.nan_exit},
                                              {"build_seconds", cache.build_seconds}, {"computed_fraction", cache.computed_fraction}}}});
             if (writer) {  // after each configuration, so a killed run leaves the times of what it finished

@@ -259,7 +259,17 @@ def campaign_duration(t):
     if "configuration_seconds" not in t:
         return duration(t["seconds"])
     untimed = t.get("untimed_configurations", 0)
-    return duration(t["configuration_seconds"]) + (f" + {untimed} configurations untimed" if untimed else "")
+    return duration(t["configuration_seconds"]) + (f" + {untimed} configuration{'s' if untimed > 1 else ''} untimed" if untimed else "")
+
+
+def campaign_threads(t):
+    """The thread counts the campaign's configurations ran with; a file whose configurations do not
+    record theirs (written before they did) gives only its last run's count, and says so."""
+    per = [c.get("threads") for c in t.get("configurations", [])]
+    if not per or None in per:
+        return f"{t['threads']} thread{'s' if t['threads'] > 1 else ''} in its last run"
+    low, high = min(per), max(per)
+    return f"{low} thread{'s' if low > 1 else ''}" if low == high else f"{low}-{high} threads"
 
 
 def wall_times(d):
@@ -269,7 +279,7 @@ def wall_times(d):
     for c in campaigns(d, ""):
         with open(os.path.join(c, "timing.json")) as f:
             t = json.load(f)
-        out.append(f"| campaign {os.path.basename(c)} ({t['threads']} threads) | {campaign_duration(t)} |")
+        out.append(f"| campaign {os.path.basename(c)} ({campaign_threads(t)}) | {campaign_duration(t)} |")
     return "\n".join(out) + "\n"
 
 
