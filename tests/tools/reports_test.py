@@ -183,7 +183,24 @@ def main_job(work):
     check(r.returncode != 0, "--check fails once the wall time in the data changes")
 
 
+def best_saf_verdicts():
+    """'Softsign is best' is decided by the intervals of the means, not by the means alone."""
+    sys.path.insert(0, SCRIPTS)
+    import cifar10_report
+    def cell(saf, mean, low, high):
+        return {"saf": saf, "model": f"resnet20_cifar10_{saf}", "mean": str(mean), "ci_low": str(low), "ci_high": str(high)}
+    def verdict(*cells):
+        best = max(cells, key=lambda r: float(r["mean"]))
+        return cifar10_report.best_saf_verdict(list(cells), best)
+    check(verdict(cell("softsign", 92.5, 92.3, 92.7), cell("tanh", 91.5, 91.1, 91.9)) == "yes", "softsign clearly above the rest: yes")
+    check(verdict(cell("tanh", 92.5, 92.3, 92.7), cell("softsign", 91.5, 91.1, 91.9), cell("arctan", 92.0, 91.5, 92.4)) == "no",
+          "softsign clearly below the best: no, even when another SAF overlaps the best")
+    check(verdict(cell("tanh", 91.65, 91.44, 91.86), cell("softsign", 91.55, 91.13, 91.96)) == "not resolved: the intervals of tanh, softsign overlap",
+          "a higher mean whose interval overlaps softsign's decides nothing")
+
+
 def main():
+    best_saf_verdicts()
     with tempfile.TemporaryDirectory() as work:
         partial_study(work)
         complete_study(work)
