@@ -266,13 +266,17 @@ def duration(seconds):
     return f"{seconds / 3600:.2f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
 
 
+def plural(n, word):
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
 def campaign_duration(t):
     """The campaign's cost over all the resumed runs that computed it (timing.json's per-configuration
     record); a file from before that record holds only its last run's wall time."""
     if "configuration_seconds" not in t:
         return duration(t["seconds"])
     untimed = t.get("untimed_configurations", 0)
-    return duration(t["configuration_seconds"]) + (f" + {untimed} configuration{'s' if untimed > 1 else ''} untimed" if untimed else "")
+    return duration(t["configuration_seconds"]) + (f" + {plural(untimed, 'configuration')} untimed" if untimed else "")
 
 
 def campaign_threads(t):
@@ -280,9 +284,9 @@ def campaign_threads(t):
     record theirs (written before they did) gives only its last run's count, and says so."""
     per = [c.get("threads") for c in t.get("configurations", [])]
     if not per or None in per:
-        return f"{t['threads']} thread{'s' if t['threads'] > 1 else ''} in its last run"
+        return f"{plural(t['threads'], 'thread')} in its last run"
     low, high = min(per), max(per)
-    return f"{low} thread{'s' if low > 1 else ''}" if low == high else f"{low}-{high} threads"
+    return plural(low, "thread") if low == high else f"{low}-{high} threads"
 
 
 def wall_times(d):
