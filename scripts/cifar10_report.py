@@ -13,7 +13,6 @@ study runs: the report then says what is pending and gives what has finished. Ev
 figure in the report comes from those files; with --check nothing is written and the script
 fails if OUT.md differs from what the files give (the test command runs this).
 """
-import argparse
 import csv
 import json
 import os
@@ -21,7 +20,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from campaign_table import fmt_fail, fmt_interval, read_summaries, table_of  # noqa: E402
-from doc_blocks import replace_block, write_report  # noqa: E402
+from doc_blocks import report_main  # noqa: E402
 
 MODELS = ["none", "tanh", "arctan", "softsign", "modtanh", "none_to_tanh", "none_to_softsign"]
 CAMPAIGNS = [f"main_{m}" for m in MODELS] + ["baselines"] + [f"curve_{m}" for m in MODELS]
@@ -369,18 +368,5 @@ def readme_headline(d, report_path):
             f"status and wall times: [{report_path}]({report_path}).\n")
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("results")
-    ap.add_argument("out")
-    ap.add_argument("--check", action="store_true")
-    ap.add_argument("--readme", help="also put the headline table into this file's block cifar10-headline")
-    a = ap.parse_args()
-    text = report(a.results)
-    if a.readme and replace_block(a.readme, "cifar10-headline", readme_headline(a.results, a.out), a.results, a.check):
-        return 1
-    return write_report(a.out, text, a.results, a.check, "scripts/cifar10_report.py")
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(report_main(__doc__, report, "cifar10-headline", readme_headline, "scripts/cifar10_report.py"))

@@ -1,6 +1,7 @@
 """Generated blocks in Markdown files: the text between '<!-- BEGIN name -->' and
 '<!-- END name -->' is replaced by a table a script made from a results file. With check=True
 nothing is written and a difference is an error (the test command runs the checks)."""
+import argparse
 import os
 import sys
 
@@ -56,3 +57,19 @@ def write_report(path, text, source, check=False, hint="scripts/update_tables.sh
         f.write(text)
     os.replace(path + ".tmp", path)
     return 0
+
+
+def report_main(description, report, block, readme_text, hint):
+    """The command line of a report script: RESULTS OUT [--check] [--readme FILE]. report(results)
+    gives the report's text, readme_text(results, out) the README block's; hint names the
+    command that regenerates them (in a --check failure)."""
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("results")
+    ap.add_argument("out")
+    ap.add_argument("--check", action="store_true")
+    ap.add_argument("--readme", help=f"also put the headline into this file's block {block}")
+    a = ap.parse_args()
+    text = report(a.results)
+    if a.readme and replace_block(a.readme, block, readme_text(a.results, a.out), a.results, a.check):
+        return 1
+    return write_report(a.out, text, a.results, a.check, hint)

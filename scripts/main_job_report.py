@@ -10,14 +10,13 @@ wall_seconds.txt (the job's wall time after the build). Every figure in the repo
 those files; with --check nothing is written and the script fails if OUT.md (or the README's
 block) differs from what the files give (the test command runs this).
 """
-import argparse
 import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from campaign_table import read_summaries, table_of  # noqa: E402
-from doc_blocks import replace_block, write_report  # noqa: E402
+from doc_blocks import report_main  # noqa: E402
 from cifar10_report import duration, read_csv  # noqa: E402
 
 RECIPE = ("ResNet20 (option A, 1 input channel), one epoch over the first 30000 Fashion-MNIST training images, batch 128, "
@@ -91,18 +90,5 @@ def readme_block(d, report_path):
             f" Recipe, training logs, plot and wall times: [{report_path}]({report_path}).\n")
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("results")
-    ap.add_argument("out")
-    ap.add_argument("--check", action="store_true")
-    ap.add_argument("--readme", help="also put the table into this file's block main-job")
-    a = ap.parse_args()
-    text = report(a.results)
-    if a.readme and replace_block(a.readme, "main-job", readme_block(a.results, a.out), a.results, a.check):
-        return 1
-    return write_report(a.out, text, a.results, a.check, "scripts/update_tables.sh")
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(report_main(__doc__, report, "main-job", readme_block, "scripts/update_tables.sh"))
