@@ -141,6 +141,9 @@ def complete_study(work):
           "comparison with the paper and campaign wall times present, with the thread counts the configurations record")
     check("| softsign is the best SAF on CIFAR | fp32: best mean" in text and "not judged yet" not in text,
           "with every SAF model measured, the best SAF is judged per format")
+    rows = [line for line in text.split("## Baselines", 1)[1].splitlines() if line.startswith("| 1e-05 | fp32 |")]
+    check(len(rows) == 1 and "| 11.72 [0.00, 34.92] | 11.72 [0.00, 34.92] |" in rows[0] and ": 88.10 [69.37, 94.39] | lower |" in rows[0],
+          "the baselines are set against the best SAF model of their format, with where clip's interval lies")
 
 
 def main_job(work):
@@ -199,8 +202,19 @@ def best_saf_verdicts():
           "a higher mean whose interval overlaps softsign's decides nothing")
 
 
+def interval_order():
+    sys.path.insert(0, SCRIPTS)
+    import cifar10_report
+    def cell(low, high):
+        return {"ci_low": str(low), "ci_high": str(high)}
+    check([cifar10_report.separated(cell(*a), cell(*b)) for a, b in (((92, 93), (90, 91.9)), ((90, 91.9), (92, 93)), ((90, 92), (91.9, 93)))]
+          == ["higher", "lower", "overlap"], "two intervals are higher, lower or overlapping")
+    check(cifar10_report.separated({"ci_low": "", "ci_high": ""}, cell(1, 2)) == "no interval", "a cell without an interval is not ordered")
+
+
 def main():
     best_saf_verdicts()
+    interval_order()
     with tempfile.TemporaryDirectory() as work:
         partial_study(work)
         complete_study(work)
