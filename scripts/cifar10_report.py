@@ -217,7 +217,7 @@ def paper_comparison(rows, finals, rate=1e-5):
         if others:
             out.append("| SAF models reach the unprotected model's clean accuracy or slightly more | "
                        + "; ".join(f"{m} {a - finals['none']:+.2f}" for m, a in others.items())
-                       + f" points (unprotected {finals['none']:.2f} %) | {'yes' if all(a >= finals['none'] for a in others.values()) else 'no'} |")
+                       + f" points (unprotected {finals['none']:.2f} %) | {reached_verdict(others, finals['none'])} |")
     tuned = [r for r in cells if "_to_" in r["model"]]
     for r in tuned:
         saf = r["saf"]
@@ -227,6 +227,16 @@ def paper_comparison(rows, finals, rate=1e-5):
                        f"{float(r['mean']):.2f} % at BER {rate:g}; from scratch (100 epochs): {float(twin['clean_top1']):.2f} %, {float(twin['mean']):.2f} % | "
                        f"{'yes' if drop(r) < 3 else 'no'} |")
     return "\n".join(out) + "\n"
+
+
+def reached_verdict(finals, unprotected):
+    """'yes', 'no' or 'for X, Y; not for Z': which SAF models' clean accuracy reaches the unprotected one's."""
+    below = [m for m, a in finals.items() if a < unprotected]
+    if not below:
+        return "yes"
+    if len(below) == len(finals):
+        return "no"
+    return f"for {', '.join(m for m in finals if m not in below)}; not for {', '.join(below)}"
 
 
 def separated(a, b):

@@ -212,8 +212,19 @@ def interval_order():
     check(cifar10_report.separated({"ci_low": "", "ci_high": ""}, cell(1, 2)) == "no interval", "a cell without an interval is not ordered")
 
 
+def clean_accuracy_verdicts():
+    sys.path.insert(0, SCRIPTS)
+    import cifar10_report
+    verdict = cifar10_report.reached_verdict
+    check(verdict({"tanh": 92.3, "softsign": 92.5}, 92.28) == "yes", "every SAF model at or above the unprotected one: yes")
+    check(verdict({"tanh": 92.1, "softsign": 92.2}, 92.28) == "no", "every SAF model below: no")
+    check(verdict({"tanh": 92.25, "arctan": 92.61, "modtanh": 92.23}, 92.28) == "for arctan; not for tanh, modtanh",
+          "a mixed outcome names the models on each side")
+
+
 def main():
     best_saf_verdicts()
+    clean_accuracy_verdicts()
     interval_order()
     with tempfile.TemporaryDirectory() as work:
         partial_study(work)
