@@ -289,11 +289,25 @@ def curve_table(d):
             if r is None:
                 cells.append("")
             elif r["mean"] in ("", "nan"):
-                cells.append(f"[{float(r['band_low']):.1f}, {float(r['band_high']):.1f}]")
+                cells.append(f"[{float(r['band_low']):.1f}, {float(r['band_high']):.1f}], P(K > K_max) {float(r['tail_probability']):.3g}")
             else:
                 cells.append(f"{float(r['mean']):.2f} [{float(r['band_low']):.2f}, {float(r['band_high']):.2f}]")
         out.append(f"| {model} ({saf}) | {dtype} | {k_max} | " + " | ".join(cells) + " |")
-    return "\n".join(out) + "\n"
+    return "\n".join(out) + "\n" + curve_reach(rows)
+
+
+def curve_reach(rows):
+    """Why the curve gives only a band from some rate on: the expected fault count there."""
+    band_only = sorted((r for r in rows if r["mean"] in ("", "nan")), key=lambda r: float(r["rate"]))
+    if not band_only:
+        return ""
+    first = band_only[0]
+    expected = float(first["eligible_bits"]) * float(first["rate"])
+    saturated = next((r for r in band_only if r["model"] == first["model"] and float(r["tail_probability"]) >= 0.999), None)
+    return (f"\nThe strata stop being enough at BER {float(first['rate']):.3g}: {first['model']} stores {first['eligible_bits']} bits, so "
+            f"{expected:.0f} faults are expected there and P(K > {first['k_max']}) is {float(first['tail_probability']):.3g}"
+            + (f" (at least 0.999 from BER {float(saturated['rate']):.3g})" if saturated else "")
+            + "; from there on only the band is given, and the main campaigns' sampled cells (\"Every cell\") give BER 1e-6 to 1e-4.\n")
 
 
 def analysis_tables(rows, top=10):
@@ -405,6 +419,12 @@ def report(d):
     return "\n".join(parts)
 
 
+def finished_models(finished):
+    if len(finished) == len(MODELS):
+        return f"all {len(MODELS)} models"
+    return f"{len(finished)} of {len(MODELS)} models have finished campaigns so far ({', '.join(finished)})"
+
+
 def readme_headline(d, report_path):
     st = settings(d)
     rows = summaries(d, "main_")
@@ -412,8 +432,7 @@ def readme_headline(d, report_path):
         return f"The study is running; what has finished so far: [{report_path}]({report_path}).\n"
     finished = sorted({short(r["model"]) for r in rows}, key=MODELS.index)
     return (headline(rows) + "\n" + loss_summary(rows) + "\n" +
-            f"{st.get('rounds', '?')} rounds per cell on {images(st)}; {len(finished)} of {len(MODELS)} models have finished "
-            f"campaigns so far ({', '.join(finished)}). Every cell, the curve to 1e-10, baselines, per-layer and per-bit analyses, the recipe, the study's "
+            f"{st.get('rounds', '?')} rounds per cell on {images(st)}; " + finished_models(finished) + ". Every cell, the curve to 1e-10, baselines, per-layer and per-bit analyses, the recipe, the study's "
             f"status and wall times: [{report_path}]({report_path}).\n")
 
 

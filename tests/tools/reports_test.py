@@ -222,8 +222,21 @@ def clean_accuracy_verdicts():
           "a mixed outcome names the models on each side")
 
 
+def curve_reach_sentence():
+    sys.path.insert(0, SCRIPTS)
+    import cifar10_report
+    def row(rate, mean, tail):
+        return {"model": "m", "eligible_bits": "1000000", "k_max": "20", "rate": str(rate), "mean": mean, "tail_probability": str(tail)}
+    rows = [row(1e-6, "92.1", 1e-9), row(1e-4, "nan", 1.0), row(1e-5, "nan", 0.0029)]
+    said = cifar10_report.curve_reach(rows)
+    check("at BER 1e-05:" in said and "10 faults are expected" in said and "P(K > 20) is 0.0029" in said and "from BER 0.0001" in said,
+          "the curve's reach is stated at the lowest band-only rate, with its expected fault count")
+    check(cifar10_report.curve_reach(rows[:1]) == "", "nothing is said when every rate has a mean")
+
+
 def main():
     best_saf_verdicts()
+    curve_reach_sentence()
     clean_accuracy_verdicts()
     interval_order()
     with tempfile.TemporaryDirectory() as work:
