@@ -419,6 +419,18 @@ def report(d):
     return "\n".join(parts)
 
 
+def baseline_sentence(baselines, rate=1e-5):
+    """The two baselines that need no retraining, at `rate`, for the README (empty until they exist)."""
+    by = {(r["protect"], r["dtype"]): r for r in at_rate(baselines, rate)}
+    def cells(protect):
+        return ", ".join(f"{dtype} {fmt_interval(by[protect, dtype])}" for dtype in ("fp32", "fp16", "q2.5") if (protect, dtype) in by)
+    if not any(p == "clip" for p, _ in by):
+        return ""
+    return (f"Without retraining, the unprotected model with `--protect clip` (each weight read back clamped to its tensor's clean "
+            f"range, two bounds per tensor kept in fault-free memory) reaches {cells('clip')} at BER {rate:g}; "
+            f"with `--protect clipact` (bounded activations) {cells('clipact')}.\n\n")
+
+
 def finished_models(finished):
     if len(finished) == len(MODELS):
         return f"all {len(MODELS)} models"
@@ -431,7 +443,7 @@ def readme_headline(d, report_path):
     if not rows:
         return f"The study is running; what has finished so far: [{report_path}]({report_path}).\n"
     finished = sorted({short(r["model"]) for r in rows}, key=MODELS.index)
-    return (headline(rows) + "\n" + loss_summary(rows) + "\n" +
+    return (headline(rows) + "\n" + loss_summary(rows) + "\n" + baseline_sentence(summaries(d, "baselines")) +
             f"{st.get('rounds', '?')} rounds per cell on {images(st)}; " + finished_models(finished) + ". Every cell, the curve to 1e-10, baselines, per-layer and per-bit analyses, the recipe, the study's "
             f"status and wall times: [{report_path}]({report_path}).\n")
 

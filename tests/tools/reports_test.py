@@ -144,6 +144,11 @@ def complete_study(work):
     rows = [line for line in text.split("## Baselines", 1)[1].splitlines() if line.startswith("| 1e-05 | fp32 |")]
     check(len(rows) == 1 and "| 11.72 [0.00, 34.92] | 11.72 [0.00, 34.92] |" in rows[0] and ": 88.10 [69.37, 94.39] | lower |" in rows[0],
           "the baselines are set against the best SAF model of their format, with where clip's interval lies")
+    sys.path.insert(0, SCRIPTS)
+    import cifar10_report
+    readme = cifar10_report.readme_headline(d, "report.md")
+    check("`--protect clip`" in readme and "reaches fp32 11.72 [0.00, 34.92]," in readme and "all 7 models" in readme,
+          "the README block gives clip's cells at BER 1e-5 and says every model has finished")
 
 
 def main_job(work):
