@@ -135,11 +135,20 @@ def headline(rows, rate=1e-5):
     mine = at_rate(rows, rate)
     if not mine:
         raise SystemExit(f"no configuration at BER {rate:g}")
-    out = [f"| model (SAF) | dtype | clean | BER {rate:g}: mean top-1 [95 % interval] | P(fail) [95 % interval] | rounds |",
-           "|---|---|---|---|---|---|"]
+    out = [f"| model (SAF) | dtype | clean | BER {rate:g}: mean top-1 [95 % interval] | P(fail) [95 % interval] | rounds | estimator |",
+           "|---|---|---|---|---|---|---|"]
     for r in mine:
-        out.append(f"| {r['model']} ({r['saf']}) | {r['dtype']} | {float(r['clean_top1']):.2f} | {fmt_interval(r)} | {fmt_fail(r)} | {r['rounds']} |")
-    return "\n".join(out) + "\n"
+        out.append(f"| {r['model']} ({r['saf']}) | {r['dtype']} | {float(r['clean_top1']):.2f} | {fmt_interval(r)} | {fmt_fail(r)} | {r['rounds']} "
+                   f"| {r['estimator']} |")
+    methods = {r["estimator"] for r in mine}
+    return "\n".join(out) + "\n" + ("\n" + ESTIMATORS + "\n" if {"plain", "stratified"} <= methods else "")
+
+
+ESTIMATORS = ("The estimator column says how each mean's interval was made (docs/statistics.md): *stratified* rounds "
+              "are split by the number of faults in the most damaging bit position (exact binomial weights) and the interval is "
+              "the estimate ± t·SE, asymptotic; *plain* rounds (where the critical faults are too many to stratify, as at "
+              "q2.5 and at BER 1e-4) get a betting interval, which assumes nothing about the distribution and is therefore "
+              "wider, most of all below the mean: it cannot exclude a rare catastrophic mode the rounds have not seen.")
 
 
 def loss_summary(rows, rate=1e-5):

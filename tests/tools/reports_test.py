@@ -239,8 +239,22 @@ def curve_reach_sentence():
     check(cifar10_report.curve_reach(rows[:1]) == "", "nothing is said when every rate has a mean")
 
 
+def headline_estimators():
+    sys.path.insert(0, SCRIPTS)
+    import cifar10_report
+    with open(SOURCE_ROWS, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["analysis"] == "ber" and r["rate"] == "1e-05"][:2]
+    rows[0] = dict(rows[0], estimator="stratified")
+    mixed, plain = cifar10_report.headline(rows), cifar10_report.headline(rows[1:])
+    check(mixed.splitlines()[2].endswith("| stratified |") and mixed.splitlines()[3].endswith("| plain |"),
+          "each headline row names its estimator")
+    check(cifar10_report.ESTIMATORS in mixed and cifar10_report.ESTIMATORS not in plain,
+          "the two interval kinds are explained when the headline mixes them, and only then")
+
+
 def main():
     best_saf_verdicts()
+    headline_estimators()
     curve_reach_sentence()
     clean_accuracy_verdicts()
     interval_order()
