@@ -384,6 +384,16 @@ def images(st):
 NOT_YET = "Not finished yet (see the status above).\n"
 
 
+def figure_link(d, prefix=""):
+    """The study's one figure (scripts/cifar10_figure.py), embedded, once it is drawn."""
+    name = os.path.basename(os.path.normpath(d))
+    if not os.path.isfile(os.path.join(d, "accuracy_vs_ber.png")):
+        return ""
+    return (f"![top-1 against BER at fp32 for every model]({prefix}{name}/accuracy_vs_ber.png)\n\n"
+            "Lines: the exact-count strata curve of each model where its mean is known; points: the sampled cells of the "
+            f"main campaigns with their 95 % intervals, the models side by side around each rate ({prefix}{name}/accuracy_vs_ber.dat).\n")
+
+
 def link(d, campaign, png):
     rel = f"{os.path.basename(os.path.normpath(d))}/campaign/{campaign}/{png}"
     return f"[{campaign}/{png}]({rel})" if os.path.isfile(os.path.join(d, "campaign", campaign, png)) else ""
@@ -414,7 +424,7 @@ def report(d):
                   "## Every cell", "", table_of(main_rows, "campaign/main_*"), ""]
     else:
         parts += [NOT_YET]
-    parts += ["## Accuracy against BER, 1e-10 to 1e-4 (fp32)", "",
+    parts += ["## Accuracy against BER, 1e-10 to 1e-4 (fp32)", "", figure_link(d),
               "From exact-count strata (k = 0..K_max faults, %s rounds each) weighted by the binomial law of the fault count: "
               "mean [pointwise band]; where P(K > K_max) is not negligible only the band is given. Plots: %s." % (st.get("curve_rounds", "?"), curves or "none yet"), "",
               curve,
@@ -454,7 +464,8 @@ def readme_headline(d, report_path):
     finished = sorted({short(r["model"]) for r in rows}, key=MODELS.index)
     return (headline(rows) + "\n" + loss_summary(rows) + "\n" + baseline_sentence(summaries(d, "baselines")) +
             f"{st.get('rounds', '?')} rounds per cell on {images(st)}; " + finished_models(finished) + ". Every cell, the curve to 1e-10, baselines, per-layer and per-bit analyses, the recipe, the study's "
-            f"status and wall times: [{report_path}]({report_path}).\n")
+            f"status and wall times: [{report_path}]({report_path}).\n"
+            + ("\n" + figure_link(d, os.path.dirname(report_path) + "/") if figure_link(d) else ""))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,8 @@
 #   report    copies the training logs (the longest of OUT, models/ and PROGRESS) and the finished
 #             campaigns' summaries, timings and plots (OUT's or PROGRESS's) into
 #             docs/results/cifar10-resnet20/ (with machine.txt, settings.txt and pending.csv,
-#             the unfinished campaigns' progress) and generates docs/results/cifar10-resnet20.md
+#             the unfinished campaigns' progress), draws the accuracy-vs-BER figure of all models
+#             (scripts/cifar10_figure.py, gnuplot) and generates docs/results/cifar10-resnet20.md
 #             from them (scripts/cifar10_report.py). It runs at any point of the study: what
 #             has not finished yet is listed in the report's status section.
 #   save      copies each unfinished model's resume state and log into PROGRESS (study/progress,
@@ -259,6 +260,7 @@ PY
     done
     echo "$(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(date -u +%Y-%m-%d)" > "$results.tmp/machine.txt"
     rm -rf "$results" && mv "$results.tmp" "$results"
+    python3 scripts/cifar10_figure.py "$results" || echo "cifar10_study.sh: no figure drawn (the report goes without it)" >&2
     python3 scripts/cifar10_report.py "$results" "$results.md"
     echo "== report: $results.md"
 }

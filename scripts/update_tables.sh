@@ -6,7 +6,8 @@
 #   compare-pytorch  <- build/bench/compare_pytorch.json of `bash benchmarks/compare_pytorch.sh`,
 #   performance         copied first to docs/results/performance/compare_pytorch.json
 #   cifar10 report,  <- docs/results/cifar10-resnet20/ (scripts/cifar10_study.sh --steps report)
-#   cifar10-headline
+#   cifar10-headline,   with its figure's data and plot script (scripts/cifar10_figure.py)
+#   accuracy_vs_ber
 #   models/README.md, models/SHA256SUMS <- models/*.safetensors (scripts/models_index.py)
 # (the copies are committed, so the test command can check the tables against them).
 # With --check, changes nothing and fails if a table differs from its committed data.
@@ -23,7 +24,10 @@ tables() {  # tables [--check]
 study=docs/results/cifar10-resnet20
 if [[ "${1:-}" == "--check" ]]; then
     tables --check
-    if [[ -d "$study" ]]; then python3 scripts/cifar10_report.py "$study" "$study.md" --readme README.md --check; fi
+    if [[ -d "$study" ]]; then
+        python3 scripts/cifar10_figure.py "$study" --check
+        python3 scripts/cifar10_report.py "$study" "$study.md" --readme README.md --check
+    fi
     if compgen -G "models/*.safetensors" >/dev/null; then python3 scripts/models_index.py models --check; fi
     exit
 fi
@@ -38,6 +42,9 @@ if [[ -f build/bench/compare_pytorch.json ]]; then
     cp build/bench/compare_pytorch.json "$perf"
 fi
 tables
-if [[ -d "$study" ]]; then python3 scripts/cifar10_report.py "$study" "$study.md" --readme README.md; fi
+if [[ -d "$study" ]]; then
+    python3 scripts/cifar10_figure.py "$study"
+    python3 scripts/cifar10_report.py "$study" "$study.md" --readme README.md
+fi
 if compgen -G "models/*.safetensors" >/dev/null; then python3 scripts/models_index.py models; fi
 echo "README.md, docs/: tables and reports regenerated from $main_job, $perf and $study"

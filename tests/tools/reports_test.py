@@ -149,6 +149,31 @@ def complete_study(work):
     readme = cifar10_report.readme_headline(d, "report.md")
     check("`--protect clip`" in readme and "reaches fp32 11.72 [0.00, 34.92]," in readme and "all 7 models" in readme,
           "the README block gives clip's cells at BER 1e-5 and says every model has finished")
+    study_figure(d)
+
+
+def study_figure(d):
+    """scripts/cifar10_figure.py: a curve block and a cells block per model, checked like the report."""
+    import cifar10_figure
+    dat, gp = cifar10_figure.figure(d)
+    blocks = dat.split("\n\n\n")
+    check(len(blocks) == 2 * len(MODELS) and blocks[0].splitlines()[1:] == [f"{x:g} 90.5 90.0 91.0" for x in (1e-9, 1e-8, 1e-7, 1e-6, 1e-5)],
+          "the figure has each model's curve and cells, the curve as the strata give it")
+    with open(os.path.join(d, "campaign", "main_none", "summary.csv"), newline="") as f:
+        fp32 = [r for r in csv.DictReader(f) if r["analysis"] == "ber" and r["dtype"] == "fp32" and r["protect"] == "none"]
+    check(blocks[1].splitlines()[1:] == [f"{r['rate']} {r['mean']} {r['ci_low']} {r['ci_high']}" for r in fp32] and len(fp32) > 0,
+          "the cells block holds the fp32 unprotected cells of the main campaign with their intervals")
+    check(gp.count(f"'{os.path.basename(d)}/accuracy_vs_ber.dat' index") == 2 * 2 * len(MODELS)
+          and gp.count("with lines") == gp.count("with yerrorbars") == 2 * len(MODELS),
+          "both panels plot every block, curves as lines and cells as points with error bars")
+    for name, text in (("accuracy_vs_ber.dat", dat), ("accuracy_vs_ber.gp", gp)):
+        with open(os.path.join(d, name), "w") as f:
+            f.write(text)
+    cmd = [sys.executable, os.path.join(SCRIPTS, "cifar10_figure.py"), d, "--check"]
+    check(subprocess.run(cmd, capture_output=True).returncode == 0, "the figure's --check passes on the files it was made from")
+    with open(os.path.join(d, "campaign", "curve_tanh", "curve.csv"), "a") as f:
+        f.write("resnet20_cifar10_tanh,tanh,fp32,20,1e-4,80.0,79.0,81.0\n")
+    check(subprocess.run(cmd, capture_output=True).returncode != 0, "the figure's --check fails once a curve point changes")
 
 
 def main_job(work):
