@@ -145,7 +145,7 @@ def headline(rows, rate=1e-5):
 
 
 ESTIMATORS = ("The estimator column says how each mean's interval was made (docs/statistics.md): *stratified* rounds "
-              "are split by the number of faults in the most damaging bit position (exact binomial weights) and the interval is "
+              "are split by the number of faults in the most damaging bit positions (the exponent MSB at fp32 and fp16) with exact binomial weights, and the interval is "
               "the estimate ± t·SE, asymptotic; *plain* rounds (where the critical faults are too many to stratify, as at "
               "q2.5 and at BER 1e-4) get a betting interval, which assumes nothing about the distribution and is therefore "
               "wider, most of all below the mean: it cannot exclude a rare catastrophic mode the rounds have not seen.")
