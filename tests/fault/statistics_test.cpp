@@ -83,6 +83,13 @@ TEST_CASE("incomplete beta and its quantile against closed forms", "[fault][stat
         CHECK(fault::incomplete_beta(2, 3, x) == Approx(tail).epsilon(1e-12));
         CHECK(fault::beta_quantile(2, 3, tail) == Approx(x).epsilon(1e-10));
     }
+    // Quantiles far below 1e-16 (Clopper-Pearson lower bounds of rare events) to relative
+    // precision: I_x(1, b) = 1 - (1 - x)^b, so x = -expm1(log1p(-q) / b).
+    for (const double q : {1e-10, 1e-20, 1e-40, 1e-300})
+        for (const double b : {1.0, 3.5, 200.0})
+            CHECK(fault::beta_quantile(1, b, q) == Approx(-std::expm1(std::log1p(-q) / b)).epsilon(1e-12));
+    CHECK(fault::beta_quantile(2, 3, 0) == 0);
+    CHECK(fault::beta_quantile(2, 3, 1) == 1);
     CHECK(fault::incomplete_beta(0.5, 0.5, 0.25) == Approx(2 / 3.141592653589793 * std::asin(0.5)).epsilon(1e-12));  // arcsine law
     CHECK(fault::incomplete_beta(3, 4, 0) == 0);
     CHECK(fault::incomplete_beta(3, 4, 1) == 1);

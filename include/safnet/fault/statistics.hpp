@@ -4,7 +4,7 @@
 // Special functions (double precision, checked against published values in
 // tests/fault/statistics_test.cpp):
 //   incomplete_beta(a, b, x)   regularized I_x(a, b), continued fraction (rel. error ~1e-14)
-//   beta_quantile(a, b, q)     x with I_x(a, b) = q, by bisection (|error| < 1e-15)
+//   beta_quantile(a, b, q)     x with I_x(a, b) = q, by bisection (relative error < 1e-15)
 //   student_t_quantile(df, C)  two-sided: P(|T_df| <= t) = C; df = inf gives the normal one
 //   binomial_pmf / binomial_sf P(K = k), P(K > k) for K ~ Binomial(n, p), in log space
 // Intervals (all at a caller-chosen two-sided confidence C):
@@ -102,8 +102,11 @@ inline double incomplete_beta(double a, double b, double x) {
 /// The q-quantile of Beta(a, b).
 inline double beta_quantile(double a, double b, double q) {
     if (!(q >= 0 && q <= 1)) throw Error("beta_quantile: q must be in [0, 1]");
+    if (q == 0 || q == 1) return q;
+    // The width is relative: a lower bound far below 1e-16 (one failure seen in a light stratum)
+    // must come out as itself, not as the tolerance. 1100 halvings reach the smallest subnormal.
     double lo = 0, hi = 1;
-    for (int i = 0; i < 200 && hi - lo > 1e-16; ++i) {
+    for (int i = 0; i < 1100 && hi - lo > 1e-15 * hi; ++i) {
         const double mid = (lo + hi) / 2;
         (incomplete_beta(a, b, mid) < q ? lo : hi) = mid;
     }
