@@ -139,6 +139,8 @@ def complete_study(work):
     check("| the paper says |" in text and "| campaign baselines (1 thread in its last run) | 20.6 min |" in text
           and "| campaign curve_none (1-2 threads) | 2.00 h + 2 configurations untimed |" in text,
           "comparison with the paper and campaign wall times present, with the thread counts the configurations record")
+    check("q2.5: 4.36 points | for fp32, fp16; not for q2.5 |" in text,
+          "the unprotected model's collapse is judged per format (fp32 and fp16 lose more than 50 points, q2.5 does not)")
     check("| softsign is the best SAF on CIFAR | fp32: best mean" in text and "not judged yet" not in text,
           "with every SAF model measured, the best SAF is judged per format")
     rows = [line for line in text.split("## Baselines", 1)[1].splitlines() if line.startswith("| 1e-05 | fp32 |")]
