@@ -203,7 +203,7 @@ def paper_comparison(rows, finals, rate=1e-5):
     if none:
         out.append(f"| without protection, BER {rate:g} costs more than 50 points of top-1 in FP32, FP16 and Q2.5 | "
                    + "; ".join(f"{d}: {drop(r):.2f} points" for d, r in none.items())
-                   + f" | {split_verdict([d for d, r in none.items() if drop(r) > 50], [d for d, r in none.items() if drop(r) <= 50])} |")
+                   + f" | {split_verdict({d: drop(r) for d, r in none.items()}, lambda loss: loss > 50)} |")
     scratch = [r for r in cells if r["saf"] != "none" and "_to_" not in r["model"]]
     if scratch:
         worst = max(scratch, key=drop)
@@ -238,18 +238,20 @@ def paper_comparison(rows, finals, rate=1e-5):
     return "\n".join(out) + "\n"
 
 
-def split_verdict(holds, fails):
-    """'yes', 'no' or 'for X, Y; not for Z': where a claim holds and where it does not."""
-    if not fails:
+def split_verdict(values, holds):
+    """'yes', 'no' or 'for X, Y; not for Z': the names in `values` whose value the claim `holds` for, and the others."""
+    held = [name for name, v in values.items() if holds(v)]
+    failed = [name for name in values if name not in held]
+    if not failed:
         return "yes"
-    if not holds:
+    if not held:
         return "no"
-    return f"for {', '.join(holds)}; not for {', '.join(fails)}"
+    return f"for {', '.join(held)}; not for {', '.join(failed)}"
 
 
 def reached_verdict(finals, unprotected):
     """Which SAF models' clean accuracy reaches the unprotected one's (split_verdict)."""
-    return split_verdict([m for m, a in finals.items() if a >= unprotected], [m for m, a in finals.items() if a < unprotected])
+    return split_verdict(finals, lambda accuracy: accuracy >= unprotected)
 
 
 def separated(a, b):
@@ -388,12 +390,12 @@ def images(st):
 NOT_YET = "Not finished yet (see the status above).\n"
 
 
-def figure_link(d, prefix=""):
-    """The study's one figure (scripts/cifar10_figure.py), embedded, once it is drawn."""
+def figure_link(d, prefix="", before=""):
+    """The study's one figure (scripts/cifar10_figure.py), embedded after `before`, once it is drawn."""
     name = os.path.basename(os.path.normpath(d))
     if not os.path.isfile(os.path.join(d, "accuracy_vs_ber.png")):
         return ""
-    return (f"![top-1 against BER at fp32 for every model]({prefix}{name}/accuracy_vs_ber.png)\n\n"
+    return (f"{before}![top-1 against BER at fp32 for every model]({prefix}{name}/accuracy_vs_ber.png)\n\n"
             "Lines: the exact-count strata curve of each model where its mean is known; points: the sampled cells of the "
             f"main campaigns with their 95 % intervals, the models side by side around each rate ({prefix}{name}/accuracy_vs_ber.dat).\n")
 
@@ -470,7 +472,7 @@ def readme_headline(d, report_path):
             "Against the paper's claims:\n\n" + paper_comparison(rows, final_accuracies(d)) + "\n" +
             f"{st.get('rounds', '?')} rounds per cell on {images(st)}; " + finished_models(finished) + ". Every cell, the curve to 1e-10, baselines, per-layer and per-bit analyses, the recipe, the study's "
             f"status and wall times: [{report_path}]({report_path}).\n"
-            + ("\n" + figure_link(d, os.path.dirname(report_path) + "/") if figure_link(d) else ""))
+            + figure_link(d, os.path.dirname(report_path) + "/", before="\n"))
 
 
 if __name__ == "__main__":
