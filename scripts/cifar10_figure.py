@@ -22,11 +22,23 @@ from cifar10_report import MODELS  # noqa: E402
 DAT, GP, PNG = "accuracy_vs_ber.dat", "accuracy_vs_ber.gp", "accuracy_vs_ber.png"
 
 
+def finished_rows(path, columns):
+    """The rows of a finished campaign's CSV ([] while it has not finished), with `columns` required."""
+    if not os.path.isfile(path):
+        return []
+    rows = read_summaries([path])
+    missing = [c for c in columns if rows and c not in rows[0]]
+    if missing:
+        raise SystemExit(f"{path}: no column {', '.join(missing)} (not a safnet-campaign output?)")
+    return rows
+
+
 def model_blocks(d, model):
     """(curve lines, point lines) of one model: 'rate mean low high', empty where absent."""
     camp = os.path.join(d, "campaign")
-    curve = read_summaries([os.path.join(camp, f"curve_{model}", "curve.csv")])
-    cells = read_summaries([os.path.join(camp, f"main_{model}", "summary.csv")])
+    curve = finished_rows(os.path.join(camp, f"curve_{model}", "curve.csv"), ("dtype", "rate", "mean", "band_low", "band_high"))
+    cells = finished_rows(os.path.join(camp, f"main_{model}", "summary.csv"),
+                          ("analysis", "dtype", "protect", "rate", "mean", "ci_low", "ci_high"))
     lines = [f"{r['rate']} {r['mean']} {r['band_low']} {r['band_high']}" for r in curve
              if r["dtype"] == "fp32" and r["mean"] not in ("", "nan")]
     points = [f"{r['rate']} {r['mean']} {r['ci_low']} {r['ci_high']}" for r in cells

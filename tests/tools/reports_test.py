@@ -117,6 +117,16 @@ def partial_study(work):
           and "| softsign is the best SAF on CIFAR | fp32" not in text, "the best SAF is not judged among some of them")
     rc, _, err = report(d, "--check")
     check(rc == 0, "--check accepts the report it just wrote")
+    import cifar10_figure
+    dat, _ = cifar10_figure.figure(d)
+    check(dat.count("\n\n\n") == 3 and "# tanh cells" in dat and "# arctan" not in dat,
+          "the figure of a partial study has the finished models' blocks only")
+    with open(os.path.join(d, "campaign", "main_tanh", "summary.csv"), "w") as f:
+        f.write("model,saf\nresnet20_cifar10_tanh,tanh\n")
+    r = subprocess.run([sys.executable, os.path.join(SCRIPTS, "cifar10_figure.py"), d, "--check"], capture_output=True, text=True)
+    check(r.returncode != 0 and "main_tanh/summary.csv: no column analysis" in r.stderr and "Traceback" not in r.stderr,
+          "a summary.csv without its columns is refused by name, not with a traceback")
+    write_campaign(d, "main_tanh", "tanh", "tanh", {"saf": "tanh"})
     write_log(d, "softsign", 36, 81.50)
     rc, _, err = report(d, "--check")
     check(rc != 0 and "differs" in err, "--check fails after one more epoch in a training log")
