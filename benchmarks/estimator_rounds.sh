@@ -2,7 +2,10 @@
 # Rounds a 95 % half-width of H points costs with plain Monte Carlo and with the stratified
 # estimator, per configuration, from one fixed-budget run of each:
 #   plain       n = (z sd / H)^2                  sd: the plain run's per-round sd
-#   stratified  n = (z sum_s w_s sd_s / H)^2      Neyman allocation with the measured stratum sds
+#   stratified  the fewest rounds whose guarded interval (fault/estimator.hpp: each stratum's
+#               variance with one pseudo-round at the far end of [0, 100]) is +-H, allocated
+#               greedily to the stratum whose next round shrinks SE^2 most, every stratum at
+#               least 5 rounds, from the measured stratum means and sds
 # (the statistical cost alone: the adaptive floor of --rare-failure adds up to ~300 rounds to
 # either). Also checks that the stratified mean lies in the plain run's interval.
 #
@@ -40,9 +43,11 @@ z = 1.959963984540054
 key = lambda r: (r["model"], r["dtype"], r["rate"])
 plain = {key(r): r for r in csv.DictReader(open(f"{out}/plain/summary.csv")) if r["analysis"] == "ber"}
 strat = {key(r): r for r in csv.DictReader(open(f"{out}/stratified/summary.csv")) if r["analysis"] == "ber"}
-neyman = collections.defaultdict(float)
+strata = collections.defaultdict(list)
 for r in csv.DictReader(open(f"{out}/stratified/strata.csv")):
-    neyman[key(r)] += float(r["weight"]) * float(r["sd"])
+    strata[key(r)].append((float(r["weight"]), float(r["mean"]), float(r["sd"])))
+sys.path.insert(0, "benchmarks")
+from guarded_rounds import guarded_rounds  # noqa: E402
 import json
 def seconds_per_round(est):  # from timing.json: configuration key "ber|model|dtype|protect|rate|..."
     t = json.load(open(f"{out}/{est}/timing.json"))
@@ -60,11 +65,11 @@ print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for k, p in plain.items():
     s = strat[k]
     n_plain = (z * float(p["sd"]) / h) ** 2
-    n_strat = (z * neyman[k] / h) ** 2
+    n_strat = sum(guarded_rounds(strata[k], h))
     inside = float(p["ci_low"]) <= float(s["mean"]) <= float(p["ci_high"])
     ratio = n_plain / n_strat if n_strat > 0 else float("inf")
     print(f"| {k[0]} | {k[1]} | {k[2]} | {float(p['mean']):.2f} [{float(p['ci_low']):.2f}, {float(p['ci_high']):.2f}] | {float(p['sd']):.2f} | "
-          f"{float(s['mean']):.2f} | {n_plain:.0f} | {n_strat:.1f} | {ratio:.0f}x | {'yes' if inside else 'NO'} | "
+          f"{float(s['mean']):.2f} | {n_plain:.0f} | {n_strat:.0f} | {ratio:.0f}x | {'yes' if inside else 'NO'} | "
           f"{spr['plain'][tkey(k)]:.2f}, {spr['stratified'][tkey(k)]:.2f} | "
           f"{n_plain * spr['plain'][tkey(k)] / 60:.1f} min, {n_strat * spr['stratified'][tkey(k)] / 60:.1f} min |")
 PY

@@ -8,15 +8,12 @@
 #include <safnet/fault/report.hpp>
 #include <safnet/fault/sweep.hpp>
 #include <safnet/fault/timing_log.hpp>
+#include <safnet/io/gnuplot.hpp>
 #include <safnet/io/model_file.hpp>
 #include <safnet/safnet.hpp>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
-
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
 
 #if SAFNET_WITH_MPI
 #include <safnet/fault/mpi.hpp>
@@ -28,8 +25,6 @@
 #include <filesystem>
 #include <map>
 #include <optional>
-
-extern char** environ;
 
 namespace {
 
@@ -179,42 +174,13 @@ fault::SweepSpec sweep_spec(const Flags& f) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Plots: gnuplot is run directly (no shell), renders to a temp file that is renamed, so a PNG is
-// never half-written; paths are quoted for gnuplot (a ' doubles).
+// Plots (io/gnuplot.hpp): every title and tick label travels in the data files, quoted by
+// io::data_text; the scripts name the data by fixed file names relative to --out.
 
-std::string gp_quote(const fs::path& p) {
-    std::string s = "'";
-    for (char c : p.string()) s += c == '\'' ? std::string("''") : std::string(1, c);
-    return s + "'";
-}
-
-bool run_gnuplot(const fs::path& script, const fs::path& log) {
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    std::string prog = "gnuplot", arg = script.string();
-    char* argv[] = {prog.data(), arg.data(), nullptr};
-    pid_t pid = 0;
-    const int rc = posix_spawnp(&pid, "gnuplot", &actions, nullptr, argv, environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) return false;
-    int status = 0;
-    return waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
-bool render(const fs::path& dir, const std::string& name, const std::string& script) {
-    const fs::path png = dir / (name + ".png"), tmp = dir / (name + ".png.tmp"), gp = dir / (name + ".gp"), log = dir / (name + ".gnuplot.log");
-    io::write_file_atomic(gp.string(), "set terminal pngcairo size 1000,640 noenhanced\nset output " + gp_quote(tmp) + "\n" + script);
-    if (!run_gnuplot(gp, log)) {
+void render_plot(const fs::path& dir, const std::string& name, const std::string& script) {
+    if (!io::render_png(dir, name, script))
         std::fprintf(stderr, "safnet-campaign: warning: gnuplot failed or is missing for %s (see %s; apt-get install gnuplot-nox)\n", name.c_str(),
-                     log.string().c_str());
-        fs::remove(tmp);
-        return false;
-    }
-    fs::rename(tmp, png);
-    fs::remove(log);
-    return true;
+                     (dir / (name + ".gnuplot.log")).string().c_str());
 }
 
 std::string line_title(const fault::Configuration& c, const std::vector<fault::SweepModel>& models) {
@@ -230,6 +196,7 @@ void plot_ber(const fs::path& dir, const std::vector<fault::Configuration>& conf
     std::size_t index = 0;
     double lo = 1, hi = 0;
     for (const auto& [title, cs] : lines) {
+        data += io::data_text(title) + " 0 0 0\n";
         for (const auto* c : cs) {
             const auto& t = c->result.estimate.top1;
             data += fault::format_number(c->rate) + " " + fault::format_number(t.mean) + " " + fault::format_number(t.has_interval() ? t.ci_low : t.mean) +
@@ -238,12 +205,12 @@ void plot_ber(const fs::path& dir, const std::vector<fault::Configuration>& conf
             hi = std::max(hi, c->rate);
         }
         data += "\n\n";
-        plot += std::string(index ? ", " : "") + gp_quote(dir / "accuracy_vs_ber.dat") + " index " + std::to_string(index) +
-                " using 1:2:3:4 with yerrorlines lw 2 title " + gp_quote(title);
+        plot += std::string(index ? ", " : "") + "'accuracy_vs_ber.dat' index " + std::to_string(index) +
+                " using 1:2:3:4 with yerrorlines lw 2 title columnheader(1)";
         ++index;
     }
     io::write_file_atomic((dir / "accuracy_vs_ber.dat").string(), data);
-    render(dir, "accuracy_vs_ber",
+    render_plot(dir, "accuracy_vs_ber",
            "set logscale x\nset xrange [" + fault::format_number(lo / 2) + ":" + fault::format_number(hi * 2) +
                "]\nset format x '%.0e'\nset xlabel 'bit error rate'\nset ylabel 'top-1 accuracy (%), mean and interval'\n"
                "set yrange [0:100]\nset key bottom left\nset grid\n" + plot + "\n");
@@ -253,17 +220,18 @@ void plot_curves(const fs::path& dir, const std::vector<fault::Curve>& curves, c
     if (curves.empty()) return;
     std::string data, plot = "plot ";
     for (std::size_t i = 0; i < curves.size(); ++i) {
+        const std::string title = models[curves[i].model].label + " (" + models[curves[i].model].saf + ") " + curves[i].dtype +
+                                  (curves[i].protect == "none" ? "" : " +" + curves[i].protect);
+        data += io::data_text(title) + " 0 0 0\n";
         for (const auto& p : curves[i].points)
             data += fault::format_number(p.rate) + " " + fault::format_number(p.mean) + " " + fault::format_number(p.low) + " " + fault::format_number(p.high) + "\n";
         data += "\n\n";
-        const std::string title = models[curves[i].model].label + " (" + models[curves[i].model].saf + ") " + curves[i].dtype +
-                                  (curves[i].protect == "none" ? "" : " +" + curves[i].protect);
-        const std::string file = gp_quote(dir / "accuracy_vs_ber_curve.dat") + " index " + std::to_string(i);
+        const std::string file = "'accuracy_vs_ber_curve.dat' index " + std::to_string(i);
         plot += std::string(i ? ", " : "") + file + " using 1:3:4 with filledcurves fs transparent solid 0.2 lc " + std::to_string(i + 1) + " notitle, " +
-                file + " using 1:2 with lines lw 2 lc " + std::to_string(i + 1) + " title " + gp_quote(title);
+                file + " using 1:2 with lines lw 2 lc " + std::to_string(i + 1) + " title columnheader(1)";
     }
     io::write_file_atomic((dir / "accuracy_vs_ber_curve.dat").string(), data);
-    render(dir, "accuracy_vs_ber_curve",
+    render_plot(dir, "accuracy_vs_ber_curve",
            "set logscale x\nset format x '%.0e'\nset xlabel 'bit error rate'\nset ylabel 'top-1 accuracy (%), estimate and band'\n"
            "set yrange [0:100]\nset key bottom left\nset grid\n" + plot + "\n");
 }
@@ -278,14 +246,15 @@ void plot_bars(const fs::path& dir, const std::string& name, const std::string& 
     std::string data, plot = "plot ";
     std::size_t index = 0;
     for (const auto& [title, cs] : groups) {
+        data += io::data_text(title) + " 0\n";
         for (const auto* c : cs)
-            data += "\"" + (analysis == "bit" ? std::to_string(c->bit) : c->layer) + "\" " + fault::format_number(c->result.estimate.top1.mean) + "\n";
+            data += io::data_text(analysis == "bit" ? std::to_string(c->bit) : c->layer) + " " + fault::format_number(c->result.estimate.top1.mean) + "\n";
         data += "\n\n";
-        plot += std::string(index ? ", " : "") + gp_quote(dir / (name + ".dat")) + " index " + std::to_string(index) + " using 2:xtic(1) title " + gp_quote(title);
+        plot += std::string(index ? ", " : "") + "'" + name + ".dat' index " + std::to_string(index) + " using 2:xtic(1) title columnheader(1)";
         ++index;
     }
     io::write_file_atomic((dir / (name + ".dat")).string(), data);
-    render(dir, name,
+    render_plot(dir, name,
            "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.8 border -1\n"
            "set ylabel 'top-1 accuracy (%) under faults'\nset yrange [0:100]\nset xtics rotate by -60\nset key outside bottom center\n"
            "set xlabel '" + std::string(analysis == "bit" ? "faulty bit position (0 = LSB)" : "faulty parameter tensor") + "'\n" + plot + "\n");
@@ -298,8 +267,10 @@ std::string fault_label(const fault::Configuration& c) {
 }
 
 void print_table(const std::vector<fault::Configuration>& configs, const std::vector<fault::SweepModel>& models) {
-    std::printf("\n%-26s %-9s %-6s %-7s %-9s %6s %6s %16s %6s %18s %5s %10s\n", "model", "saf", "dtype", "protect", "fault", "clean", "mean",
-                "interval", "rounds", "P(fail) [interval]", "NaN", "estimator");
+    std::printf("\n%-26s %-9s %-6s %-7s %-9s %6s %6s %16s %6s %18s %5s %-10s %s\n", "model", "saf", "dtype", "protect", "fault", "clean", "mean",
+                "interval", "rounds", "P(fail) [interval]", "NaN", "estimator", "interval method");
+    std::map<std::string, std::vector<std::string>> notes;  // design note -> configurations
+    double widest = 0;
     for (const auto& c : configs) {
         if (c.analysis != "ber") continue;
         const auto& e = c.result.estimate;
@@ -309,11 +280,22 @@ void print_table(const std::vector<fault::Configuration>& configs, const std::ve
         else
             std::snprintf(ci, sizeof ci, "no interval");
         std::snprintf(fail, sizeof fail, "%.3f [%.3f, %.3f]", e.fail_prob, e.fail_ci.low, e.fail_ci.high);
-        std::printf("%-26s %-9s %-6s %-7s %-9s %6.2f %6.2f %16s %6zu %18s %5zu %10s\n", models[c.model].label.c_str(), models[c.model].saf.c_str(),
+        std::printf("%-26s %-9s %-6s %-7s %-9s %6.2f %6.2f %16s %6zu %18s %5zu %-10s %s\n", models[c.model].label.c_str(), models[c.model].saf.c_str(),
                     c.dtype.c_str(), c.protect.c_str(), fault_label(c).c_str(), c.result.clean.accuracy(), e.top1.mean, ci, e.rounds, fail,
-                    c.result.rounds_with_nan, fault::estimator_name(e.estimator));
+                    c.result.rounds_with_nan, fault::estimator_name(e.estimator), fault::interval_kind_name(e.top1.ci_method));
+        if (!e.design_note.empty()) notes[e.design_note].push_back(c.dtype + " @" + fault_label(c));
+        if (e.top1.has_interval()) widest = std::max(widest, e.top1.ci_halfwidth());
     }
     std::printf("(mean: top-1 %% over rounds; P(fail): share of rounds more than --fail-drop points below clean; NaN: rounds with NaN logits)\n");
+    for (const auto& [note, where] : notes) {
+        std::string list;
+        for (std::size_t i = 0; i < where.size() && i < 4; ++i) list += (i ? ", " : "") + where[i];
+        if (where.size() > 4) list += ", ... (" + std::to_string(where.size()) + " in all)";
+        std::printf("design: %s: %s\n", list.c_str(), note.c_str());
+    }
+    if (widest > 2)
+        std::printf("hint: intervals up to ±%.2f points wide; more --rounds narrow them, or --ci-halfwidth 0.5 runs each configuration until its "
+                    "interval is ±0.5\n", widest);
 }
 
 int run(const Flags& f) {

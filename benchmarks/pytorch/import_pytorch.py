@@ -6,9 +6,13 @@
         [--norm pytorch_resnet_cifar10 | --norm-mean 0.49,0.48,0.45 --norm-std 0.25,0.24,0.26] \
         [--saf none|tanh|...] [--dataset cifar10]
 
-IN is anything torch.load reads that holds a state_dict: the dict itself, or a training
-checkpoint with it under 'state_dict', 'model' or 'net' (as pytorch_resnet_cifar10's
-trainer saves {'epoch', 'state_dict', 'best_prec1'}).
+IN is a checkpoint that holds a state_dict: the dict itself, or a training checkpoint with it
+under 'state_dict', 'model' or 'net' (as pytorch_resnet_cifar10's trainer saves {'epoch',
+'state_dict', 'best_prec1'}). It is read with torch.load(weights_only=True): PyTorch's
+restricted unpickler, which builds tensors, dicts, lists and numbers only, so a crafted
+checkpoint cannot run code here (a plain torch.load executes whatever the pickle says). A
+checkpoint that pickles other objects (a whole nn.Module, an optimizer's custom classes) is
+refused; save its state_dict() instead.
 
 Namings:
   pytorch_resnet_cifar10   (github.com/akamaster/pytorch_resnet_cifar10): 'module.' prefixes
@@ -98,6 +102,20 @@ def floats(text, flag, channels):
     return ",".join(repr(v) for v in values)
 
 
+def load_untrusted(path):
+    """torch.load restricted to tensors and plain containers (see the module comment)."""
+    import inspect
+    if "weights_only" not in inspect.signature(torch.load).parameters:
+        fail("this PyTorch (%s) has no torch.load(weights_only=True); refusing to unpickle %s, "
+             "which could run code (PyTorch 1.13 or newer is needed)" % (torch.__version__, path))
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many kinds
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        fail("%s: cannot be read by torch.load(weights_only=True) (%s); only tensors and plain "
+             "containers are loaded, never code: save the model's state_dict()" % (path, msg))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("input")
@@ -116,10 +134,7 @@ def main():
     if not a.norm and not a.norm_mean:
         fail("no normalization given: pass --norm pytorch_resnet_cifar10 or --norm-mean/--norm-std "
              "(the values the model was trained with; safnet does not guess them)")
-    try:
-        obj = torch.load(a.input, map_location="cpu")
-    except Exception as e:  # torch raises many kinds
-        fail("%s: cannot be read by torch.load (%s)" % (a.input, e))
+    obj = load_untrusted(a.input)
     sd = state_dict_of(obj, a.input)
     tensors, naming = convert(sd, "torchvision" if a.naming == "safnet" else a.naming, a.input)
     channels = tensors["conv1.weight"].shape[1]

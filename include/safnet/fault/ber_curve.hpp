@@ -8,6 +8,8 @@
 // exact-count strata k = 0 .. K_max therefore gives the whole curve. At each rate:
 //   estimate  sum_{k<=K} w_k m_k + T m_K            (T = P(K > K_max), the truncated tail)
 //   band      [L, U + 100 T],  [L, U] = sum_{k<=K} w_k m_k -+ t_df SE,  SE^2 = sum w_k^2 v_k / n_k,
+//             v_k the guarded variance of statistics.hpp (k >= 1: a mode the rounds of stratum k
+//             have not shown still counts; k = 0 is the clean network, v_0 = 0),
 //             df = min(n_k - 1) over the strata holding >= 1 % of SE^2 (as in estimator.hpp);
 //             the tail's accuracy is only known to lie in [0, 100], which is what 100 T bounds.
 // A rate whose tail T is not small is reported with its T so the reader sees why the band is wide.
@@ -90,9 +92,8 @@ inline std::vector<CurvePoint> ber_curve(const std::vector<std::vector<double>>&
         double s = 0;
         for (double x : a) s += x;
         m[k] = s / static_cast<double>(a.size());
-        double q = 0;
-        for (double x : a) q += (x - m[k]) * (x - m[k]);
-        v[k] = a.size() > 1 ? q / static_cast<double>(a.size() - 1) : 0.0;
+        // k = 0 is the clean network, exactly; every other stratum is guarded against unseen modes.
+        v[k] = k == 0 ? 0.0 : guarded_variance(a, m[k], unseen_mode_weight);
     }
     std::vector<CurvePoint> out;
     for (double p : rates) {

@@ -29,6 +29,7 @@
 
 #include <safnet/codec/registry.hpp>
 #include <safnet/fault/bitflip.hpp>
+#include <safnet/fault/design.hpp>
 #include <safnet/fault/estimator.hpp>
 #include <safnet/fault/prefix_cache.hpp>
 #include <safnet/fault/statistics.hpp>
@@ -364,42 +365,28 @@ EstimatorDesign campaign_design(const CampaignSpec& spec, const StoredWeights<C,
     if (eligible == 0) throw Error("fault campaign: no stored bit is eligible for the fault model" + where);
     if (spec.fault.count && *spec.fault.count > eligible)
         throw Error("fault campaign: " + std::to_string(*spec.fault.count) + " exact flips exceed the " + std::to_string(eligible) + " eligible bits" + where);
-    EstimateSpec es{.rounds = spec.rounds, .first_round = spec.first_round, .confidence = spec.confidence, .fail_drop = spec.fail_drop,
-                    .resolution = resolution, .stopping = spec.stopping};
+    DesignRequest q{.estimate = {.rounds = spec.rounds, .first_round = spec.first_round, .confidence = spec.confidence, .fail_drop = spec.fail_drop,
+                                 .resolution = resolution, .stopping = spec.stopping},
+                    .estimator = spec.estimator, .rate = spec.fault.rate, .exact_count = spec.fault.count.has_value(),
+                    .sign_strata = spec.sign_strata, .max_strata = spec.max_strata, .tail_mass = spec.tail_mass};
     critical_mask = critical_bits = 0;
-    if (spec.estimator == Estimator::plain || spec.fault.count) {
-        if (spec.estimator == Estimator::stratified) throw Error("stratified estimator: needs a rate fault model (--ber), not --flips");
-        return EstimatorDesign(es);
-    }
-    const std::uint64_t eligible_mask = detail::eligible_bits(bits, spec.fault.bit_mask).mask;
-    const std::uint64_t mask = (spec.critical_bits ? *spec.critical_bits : store.most_vulnerable_bits(eligible_mask)) & eligible_mask;
-    const std::uint64_t n_critical = store.stored_bits(mask);
-    if (n_critical == 0) {
-        if (spec.estimator == Estimator::stratified)
+    std::uint64_t mask = 0;
+    if (spec.estimator != Estimator::plain && !spec.fault.count) {
+        const std::uint64_t eligible_mask = detail::eligible_bits(bits, spec.fault.bit_mask).mask;
+        mask = (spec.critical_bits ? *spec.critical_bits : store.most_vulnerable_bits(eligible_mask)) & eligible_mask;
+        q.critical_bits = store.stored_bits(mask);
+        if (q.critical_bits == 0 && spec.estimator == Estimator::stratified)
             throw Error("stratified estimator: the critical class " + hex_mask(spec.critical_bits.value_or(0)) + " has no eligible bit" + where);
-        return EstimatorDesign(es);
+        if (!(spec.fault.rate > 0) && spec.estimator == Estimator::stratified)
+            throw Error("stratified estimator: BER 0 has no faults to stratify" + where);
+        q.negative_critical_bits = static_cast<std::uint64_t>(detail::eligible_bits(bits, mask).count) * store.negative_words();
     }
-    if (!(spec.fault.rate > 0)) {  // nothing to stratify: every round is clean
-        if (spec.estimator == Estimator::stratified) throw Error("stratified estimator: BER 0 has no faults to stratify" + where);
-        return EstimatorDesign(es);
+    EstimatorDesign design = plan_design(q);
+    if (design.stratified()) {
+        critical_mask = mask;
+        critical_bits = q.critical_bits;
     }
-    CriticalStrata strata = CriticalStrata::plan(n_critical, spec.fault.rate, spec.tail_mass, spec.max_strata);
-    // auto: a budget too small to pilot even the count strata stays plain (before the sign split,
-    // which a budget of a round or two cannot plan at all).
-    if (spec.estimator == Estimator::automatic && spec.rounds < 2 * strata.size()) return EstimatorDesign(es);
-    if (spec.sign_strata) {  // as many sign-split strata as the strata limit and the budget's pilot allow
-        const std::uint64_t per_word = static_cast<std::uint64_t>(detail::eligible_bits(bits, mask).count);
-        const std::uint64_t negative = per_word * store.negative_words();
-        const std::size_t limit = sign_split_limit(spec.max_strata, spec.rounds, strata.size());
-        strata = CriticalStrata::plan_by_sign(negative, n_critical - negative, spec.fault.rate, spec.tail_mass, limit);
-    }
-    if (spec.estimator == Estimator::automatic) {
-        const bool covered = !strata.strata().back().is_tail() || strata.strata().back().weight <= spec.tail_mass;
-        if (!covered || spec.rounds < 2 * strata.size()) return EstimatorDesign(es);
-    }
-    critical_mask = mask;
-    critical_bits = n_critical;
-    return EstimatorDesign(es, std::move(strata));
+    return design;
 }
 
 /// Runs `spec` on `model` over `test`; `on_round` (optional) sees each finished round.

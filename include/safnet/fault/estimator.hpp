@@ -13,23 +13,29 @@
 //   mean: the sample mean; interval: betting (statistics.hpp), fixed-n, or time-uniform when
 //   stopping adaptively. P(fail): Clopper-Pearson.
 // Stratified (CriticalStrata, weights w_s):
-//   mean = sum_s w_s m_s,  SE^2 = sum_s a_s, a_s = w_s^2 v_s / n_s (m_s, v_s: stratum sample
-//   mean and variance), interval mean +- t_df SE clipped to [0, 100], with the conservative
-//   df = min(n_s - 1) over the strata holding >= 1 % of SE^2 (Welch-Satterthwaite's df
-//   covered 90 % at a 60-round budget in tests/fault/estimator_test.cpp; this one 93-97 %).
-//   An asymptotic interval: it trusts the critical class to hold the catastrophic modes.
+//   mean = sum_s w_s m_s,  SE^2 = sum_s a_s, a_s = w_s^2 g_s / n_s, interval mean +- t_df SE
+//   clipped to [0, 100], df = min(n_s - 1) over the strata holding >= 1 % of SE^2. g_s is the
+//   stratum's *guarded* variance (statistics.hpp): its rounds' variance with one pseudo-round
+//   (unseen_mode_weight) added at the end of [0, 100] farthest from their mean. Why: a light
+//   stratum whose few rounds all agree has sample variance 0; with the plain sample variance it
+//   dropped out of SE and df, and when its rare catastrophic mode had not shown, the interval
+//   shrank around a biased mean (65 % coverage at BER 1e-7, 100 rounds, on the ResNet20-shaped
+//   store of tests/fault/coverage_matrix.cpp). The guard makes an unseen mode of probability
+//   ~1/n_s count, and it shrinks as 1/n_s once the stratum is sampled: 94-100 % coverage in every
+//   cell of that matrix (docs/statistics.md). An approximate interval, not a distribution-free
+//   one like plain sampling's betting interval.
 //   P(fail) = sum_s w_s f_s / n_s with stratified_proportion's interval (statistics.hpp, an
 //   effective-size Clopper-Pearson): 96.5-100 % coverage in the synthetic campaigns of
 //   tests/fault/estimator_test.cpp. The union bound of per-stratum exact intervals it replaced
 //   covered 99-100 % at 2-5 times the width (no failure in 100 rounds: [0, 0.375] against
 //   about [0, 0.04]). A run with a stratum of fewer than 2 rounds keeps that union bound.
-//   Fixed budget R: a pilot of n0 = clamp(R / (2S), 2, 10) rounds per stratum, the other
+//   Fixed budget R: a pilot of n0 = clamp(R / (2S), min_stratum_rounds, 10) rounds per stratum
+//   (fault/design.hpp never plans more strata than R / (2 min_stratum_rounds)), the other
 //   R - S n0 by a defensive allocation from the pilot, n_s ~ R (3 w_s / 4 + Neyman share / 4)
-//   (Neyman: ~ w_s max(sd_s, resolution)), by largest remainders. Neyman alone starves a
-//   bimodal stratum whose short pilot saw one mode (sd 0): 82 % coverage and a bias of half
-//   an sd with 4-round pilots in tests/fault/estimator_test.cpp (this mix: 94 %, a tenth of
-//   an sd); the proportional part bounds the variance by 4/3 of proportional allocation's.
-//   R < 2S is an error.
+//   (Neyman: ~ w_s max(guarded sd_s, resolution)), by largest remainders. Neyman alone starves
+//   a bimodal stratum whose short pilot saw one mode: 82 % coverage and a bias of half an sd
+//   with 4-round pilots in tests/fault/estimator_test.cpp (this mix: 94 %, a tenth of an sd);
+//   the proportional part bounds the variance by 4/3 of proportional allocation's.
 // Adaptive stopping (stopping.ci_halfwidth > 0; spec.rounds is then the cap): stop at the
 //   first check where the interval's half-width is below the target and the floor is met.
 //   Floor (the rule that keeps a rare failure mode from hiding): at least min_rounds rounds,
@@ -120,6 +126,7 @@ struct Estimate {
     double expected_loss = 0;
     Interval loss_ci{0, 100};
     std::vector<StratumSummary> strata;  // stratified only
+    std::string design_note;             // why the design is plain or coarser than asked (EstimatorDesign::why)
 };
 
 namespace detail {
@@ -162,9 +169,16 @@ public:
     /// Stratified design over `strata`.
     EstimatorDesign(const EstimateSpec& spec, CriticalStrata strata) : spec_(spec), strata_(std::move(strata)) {
         validate();
-        if (spec_.rounds < 2 * strata_->size())
+        if (spec_.rounds < 2 * min_stratum_rounds * strata_->size())
             throw Error("stratified estimator: " + std::to_string(strata_->size()) + " strata need at least " +
-                        std::to_string(2 * strata_->size()) + " rounds, got " + std::to_string(spec_.rounds));
+                        std::to_string(2 * min_stratum_rounds * strata_->size()) + " rounds, got " + std::to_string(spec_.rounds));
+    }
+
+    /// Why this design and not a finer one (empty: nothing was given up); see fault/design.hpp.
+    const std::string& why() const noexcept { return why_; }
+    EstimatorDesign& because(std::string reason) {
+        why_ = std::move(reason);
+        return *this;
     }
 
     bool stratified() const noexcept { return strata_.has_value(); }
@@ -180,6 +194,7 @@ public:
         const Replay r = replay(done);
         Estimate e = stratified() ? finish_stratified(r.complete, clean_top1, classes) : finish_plain(r.complete, clean_top1, classes);
         e.adaptive = adaptive();
+        e.design_note = why_;
         e.stopped_adaptively = adaptive() && r.missing.empty() && e.rounds < spec_.rounds;
         e.expected_loss = clean_top1 - e.top1.mean;
         e.loss_ci = e.top1.has_interval() ? Interval{clean_top1 - e.top1.ci_high, clean_top1 - e.top1.ci_low} : Interval{clean_top1 - 100, clean_top1};
@@ -288,7 +303,7 @@ private:
 
     // --- stratified ----------------------------------------------------------------------
     std::size_t pilot() const {
-        return std::clamp<std::size_t>(spec_.rounds / (2 * strata_->size()), 2, 10);
+        return std::clamp<std::size_t>(spec_.rounds / (2 * strata_->size()), min_stratum_rounds, 10);
     }
 
     std::vector<std::size_t> counts(const std::vector<RoundResult>& done) const {
@@ -302,7 +317,8 @@ private:
         std::vector<std::vector<double>> acc(S);
         for (const auto& r : done) acc[r.stratum].push_back(r.eval.accuracy());
         std::vector<double> score(S);
-        for (std::size_t s = 0; s < S; ++s) score[s] = (*strata_)[s].weight * std::max(std::sqrt(detail::variance_of(acc[s])), spec_.resolution);
+        for (std::size_t s = 0; s < S; ++s)
+            score[s] = (*strata_)[s].weight * std::max(std::sqrt(guarded_variance(acc[s], detail::mean_of(acc[s]))), spec_.resolution);
         return score;
     }
 
@@ -425,6 +441,8 @@ private:
         return d;
     }
 
+    static double guarded_variance(const std::vector<double>& x, double m) { return fault::guarded_variance(x, m, unseen_mode_weight); }
+
     Interval stratified_interval(const std::vector<RoundResult>& done) const {
         const auto d = by_stratum(done, 0);
         double mean = 0, var = 0;
@@ -432,8 +450,9 @@ private:
         for (std::size_t s = 0; s < d.size(); ++s) {
             const double w = (*strata_)[s].weight, n = static_cast<double>(d[s].top1.size());
             if (d[s].top1.empty()) return {0, 100};
-            mean += w * detail::mean_of(d[s].top1);
-            share[s] = w * w * detail::variance_of(d[s].top1) / n;
+            const double m = detail::mean_of(d[s].top1);
+            mean += w * m;
+            share[s] = w * w * guarded_variance(d[s].top1, m) / n;
             var += share[s];
         }
         double df = std::numeric_limits<double>::infinity();
@@ -498,7 +517,7 @@ private:
             const Interval ci = stratified_interval(done);
             e.top1.ci_low = ci.low;
             e.top1.ci_high = ci.high;
-            e.top1.ci_method = IntervalKind::stratified_t;
+            e.top1.ci_method = IntervalKind::stratified_guarded;
         }
         e.fail_prob = fail;
         e.fail_ci = {std::clamp(fail_lo, 0.0, 1.0), std::clamp(fail_hi, 0.0, 1.0)};
@@ -512,6 +531,7 @@ private:
 
     EstimateSpec spec_;
     std::optional<CriticalStrata> strata_;
+    std::string why_;
 };
 
 /// Runs the work items of one batch: out[j] = sample(items[j]) for every j (`out` is resized).

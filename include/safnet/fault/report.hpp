@@ -4,7 +4,8 @@
 //                 top1, top5, nan_images, inf_images
 //   summary.csv   one row per configuration, the same columns as summary.json's results
 //   summary.json  {"schema", "config": the sweep identity, "results": [...]}: per configuration
-//                 clean_top1, estimator, rounds, mean, sd, confidence, ci_method, ci_low/ci_high
+//                 clean_top1, estimator, design_note (why the design is plain or coarser than
+//                 asked; empty: nothing given up), rounds, mean, sd, confidence, ci_method, ci_low/ci_high
 //                 (absent / empty with ci_method "none": fewer than two rounds), median, min,
 //                 max, chance_fraction, top5_mean, fail_drop, fail_prob, fail_ci_low/high
 //                 (Clopper-Pearson, stratified: conservative), expected_loss, loss_ci_low/high,
@@ -60,6 +61,7 @@ inline nlohmann::ordered_json summary_json(const Configuration& c, const std::ve
     j["path"] = models[c.model].path;
     j["clean_top1"] = r.clean.accuracy();
     j["estimator"] = estimator_name(e.estimator);
+    j["design_note"] = e.design_note;
     j["rounds"] = e.rounds;
     j["mean"] = e.top1.mean;
     j["sd"] = e.top1.sd;

@@ -47,6 +47,11 @@ namespace safnet::fault {
 /// it and the interval undercovers (61 % instead of 95 % in tests/fault/estimator_test.cpp).
 inline constexpr std::size_t sign_split_pilot = 10;
 
+/// No stratum is piloted with fewer rounds: a stratified design needs 2 min_stratum_rounds rounds
+/// per stratum (half the budget pilots, half is allocated), and a budget that cannot pilot two
+/// strata runs plain (fault/design.hpp).
+inline constexpr std::size_t min_stratum_rounds = 5;
+
 /// The largest number of strata plan_by_sign may use for a budget of `rounds` (never fewer than `base`).
 inline std::size_t sign_split_limit(std::size_t max_strata, std::size_t rounds, std::size_t base) {
     return std::max(base, std::min(max_strata, rounds / (2 * sign_split_pilot)));
@@ -91,27 +96,34 @@ public:
         return s;
     }
 
-    /// plan() over N_c = negative_bits + positive_bits, then the sign split of the header comment.
+    /// plan() over N_c = negative_bits + positive_bits, then split_by_sign.
     static CriticalStrata plan_by_sign(std::uint64_t negative_bits, std::uint64_t positive_bits, double rate, double tail_mass = 1e-3,
                                        std::size_t max_strata = 12) {
         if (negative_bits > ~std::uint64_t{0} - positive_bits) throw Error("stratified estimator: too many critical bits");
         CriticalStrata s = plan(negative_bits + positive_bits, rate, tail_mass, max_strata);
-        s.negative_bits_ = negative_bits;
-        if (negative_bits == 0 || positive_bits == 0) return s;  // nothing to split
+        s.split_by_sign(negative_bits, max_strata);
+        return s;
+    }
+
+    /// The sign split of the header comment over these count strata, when it makes at most
+    /// `max_strata` strata (all or nothing); `negative_bits` of the critical bits are negative.
+    void split_by_sign(std::uint64_t negative_bits, std::size_t max_strata) {
+        if (negative_bits > critical_bits_) throw Error("stratified estimator: more negative than critical bits");
+        negative_bits_ = negative_bits;
+        const std::uint64_t positive_bits = critical_bits_ - negative_bits;
+        if (negative_bits == 0 || positive_bits == 0) return;  // nothing to split
         std::vector<Stratum> out;
-        for (const Stratum& st : s.strata_) {
+        for (const Stratum& st : strata_) {
             if (st.k_low == 0 || st.is_tail()) {
                 out.push_back(st);
                 continue;
             }
             for (std::uint64_t j = 0; j <= st.k_low; ++j) {
-                const double w = binomial_pmf(negative_bits, j, rate) * binomial_pmf(positive_bits, st.k_low - j, rate);
+                const double w = binomial_pmf(negative_bits, j, rate_) * binomial_pmf(positive_bits, st.k_low - j, rate_);
                 if (w > 0) out.push_back({st.k_low, st.k_low, w, j});
             }
         }
-        if (out.size() > max_strata) return s;  // all or nothing: see the header comment
-        s.strata_ = std::move(out);
-        return s;
+        if (out.size() <= max_strata) strata_ = std::move(out);  // all or nothing: see the header comment
     }
 
     std::uint64_t critical_bits() const noexcept { return critical_bits_; }

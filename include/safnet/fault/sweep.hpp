@@ -45,6 +45,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -160,11 +161,35 @@ inline void check_fault_space(const Configuration& c, const SweepModel& m) {
 }  // namespace detail
 
 /// The configurations of `spec` over `models` (see the header comment), validated.
+/// Refuses a list that names one value twice (`same` decides; `what` names the list): a
+/// duplicate would give duplicate rows in one run and shard sets that cannot be merged.
+template <class T, class Same>
+void refuse_duplicates(const std::vector<T>& values, Same same, const std::string& what) {
+    for (std::size_t i = 0; i < values.size(); ++i)
+        for (std::size_t j = 0; j < i; ++j)
+            if (same(values[i], values[j])) {
+                std::ostringstream a, b;
+                a << values[j];
+                b << values[i];
+                throw Error("fault campaign: " + what + " lists one value twice ('" + a.str() + "' and '" + b.str() + "')");
+            }
+}
+
+/// The largest exact count a BER curve may ask for: more strata than this is no curve anyone runs.
+inline constexpr std::size_t curve_k_limit = 100000;
+
 inline std::vector<Configuration> plan_sweep(const SweepSpec& spec, const std::vector<SweepModel>& models) {
     for (const auto& d : spec.dtypes) codec_from_name(d);
     for (const auto& p : spec.protect) protection_from_name(p);
     if (spec.flips == 0)
         for (double r : spec.bers) FaultModel::bit_flip(r).validate();
+    refuse_duplicates(spec.dtypes, [](const std::string& a, const std::string& b) { return codec_name(codec_from_name(a)) == codec_name(codec_from_name(b)); },
+                      "the storage formats");
+    refuse_duplicates(spec.protect, [](const std::string& a, const std::string& b) { return protection_from_name(a) == protection_from_name(b); },
+                      "the protections");
+    if (spec.flips == 0) refuse_duplicates(spec.bers, [](double a, double b) { return a == b; }, "the bit error rates");
+    if (spec.curve && spec.curve->k_max > curve_k_limit)
+        throw Error("BER curve: a largest exact count of " + std::to_string(spec.curve->k_max) + " exceeds the limit of " + std::to_string(curve_k_limit));
     if (models.empty()) throw Error("fault campaign: no model");
     std::vector<Configuration> configs;
     auto add = [&](const std::string& analysis, std::size_t m, const std::string& dtype, const std::string& protect, double rate, const Selection& s,
@@ -210,6 +235,9 @@ inline std::vector<Configuration> plan_sweep(const SweepSpec& spec, const std::v
                 const std::uint64_t eligible = detail::selected_values(models[m], spec.selection) *
                                                static_cast<std::uint64_t>(std::popcount(detail::eligible_bits(detail::codec_bits(dtype), spec.bit_mask).mask));
                 const std::size_t k_max = curve_k_max(*spec.curve, eligible);
+                if (k_max > eligible)
+                    throw Error("BER curve: a largest exact count of " + std::to_string(k_max) + " exceeds the " + std::to_string(eligible) +
+                                " eligible bits of " + models[m].label + " in " + dtype);
                 const std::size_t rounds = spec.curve->rounds ? spec.curve->rounds : spec.rounds;
                 for (const auto& protect : spec.protect)
                     for (std::size_t k = 0; k <= k_max; ++k)

@@ -1,0 +1,230 @@
+// Coverage of the campaign estimators' 95 % intervals on a synthetic ResNet20-shaped fp32 store
+// with a closed-form truth: the hardest shapes a real network shows, planned exactly as a
+// campaign plans them (fault/design.hpp), run through run_design / finish.
+//
+// Store: N+ = 122,150 positive and N- = 146,186 negative words with a critical bit (bit 30 of
+// the conv weights of ResNet20), and B = 5,013 "bad" bits among the 8.3 M others whose hit is
+// catastrophic (a non-critical catastrophic mode of 0.5 % per round at BER 1e-6, scaling with
+// the rate). 10,000 test images, clean 92.28 %, fail drop 10 points.
+// A round: K+ and K- critical hits (their law given by the stratum, or binomial for plain
+// rounds), a hit on a positive word is catastrophic with probability 0.97, on a negative one
+// with probability c- (0.10 or 0.05), a bad-bit hit always. A catastrophic round scores
+// U(5, 15) %, any other 92.28 - 0.3 (K+ + K-) - U(0, 0.2) % (to the 0.01 resolution).
+// Truth (E[a^K K] = N p a (1 - (1 - a) p)^(N - 1) for K ~ Binomial(N, p)):
+//   P0 = (1 - 0.97 p)^N+ (1 - c- p)^N- (1 - p)^B                          (no catastrophe)
+//   E[top-1] = P0 (92.28 - 0.1) - 0.3 E[(1 - C) K] + (1 - P0) 10
+//   P(fail) = 1 - P0 (a mild round fails only past 33 hits: < 1e-30 at these rates)
+//
+//   safnet_coverage_matrix [--seeds N] [--cells reduced|full] [--threads T] [--rate P (only this BER)]
+// prints one row per cell (coverage of the mean's interval, its misses above the truth, the
+// coverage of P(fail)'s interval, mean half-width,
+// mean rounds, the estimators used) and exits 1 when a cell covers less than 94 %.
+#include <safnet/fault/design.hpp>
+#include <safnet/fault/philox.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace safnet;
+using namespace safnet::fault;
+
+namespace {
+
+constexpr double n_pos = 122150, n_neg = 146186, n_bad = 5013, clean = 92.28, pos_cat = 0.97;
+
+struct Shape {
+    double neg_cat;  // probability that a hit on a negative critical word is catastrophic
+};
+
+double truth_mean(double p, Shape sh) {
+    const double a_pos = std::pow(1 - pos_cat * p, n_pos), a_neg = std::pow(1 - sh.neg_cat * p, n_neg), a_bad = std::pow(1 - p, n_bad);
+    const double p0 = a_pos * a_neg * a_bad;
+    const double k_pos = n_pos * p * (1 - pos_cat) * std::pow(1 - pos_cat * p, n_pos - 1) * a_neg * a_bad;
+    const double k_neg = n_neg * p * (1 - sh.neg_cat) * std::pow(1 - sh.neg_cat * p, n_neg - 1) * a_pos * a_bad;
+    return p0 * (clean - 0.1) - 0.3 * (k_pos + k_neg) + (1 - p0) * 10;
+}
+
+double truth_fail(double p, Shape sh) {
+    return 1 - std::pow(1 - pos_cat * p, n_pos) * std::pow(1 - sh.neg_cat * p, n_neg) * std::pow(1 - p, n_bad);
+}
+
+/// K ~ Binomial(n, p) by inversion (n p is at most a few here).
+std::uint64_t binomial(PhiloxStream& rng, double n, double p) {
+    const double u = rng.next_open0();
+    const auto N = static_cast<std::uint64_t>(n);
+    double pmf = std::pow(1 - p, n), cum = pmf;
+    std::uint64_t k = 0;
+    while (cum < u && k < N) {
+        pmf *= (n - static_cast<double>(k)) / static_cast<double>(k + 1) * p / (1 - p);
+        ++k;
+        cum += pmf;
+        if (pmf == 0) break;
+    }
+    return k;
+}
+
+struct Synthetic {
+    const EstimatorDesign& design;
+    std::uint64_t seed;
+    double p;
+    Shape shape;
+
+    RoundResult operator()(const WorkItem& it) const {
+        PhiloxStream rng({seed, it.round, 0x20000000u + static_cast<std::uint32_t>(it.stratum)});
+        std::uint64_t pos = 0, neg = 0;
+        if (!design.stratified()) {
+            pos = binomial(rng, n_pos, p);
+            neg = binomial(rng, n_neg, p);
+        } else {
+            const Stratum& st = design.strata()[it.stratum];
+            const std::uint64_t k = design.strata().draw_count(it.stratum, seed, it.round);
+            if (st.is_split()) {
+                neg = st.negative;
+            } else {  // hypergeometric split of k hits over the negative and positive words
+                double left_neg = n_neg, left = n_neg + n_pos;
+                for (std::uint64_t i = 0; i < k; ++i, left -= 1)
+                    if (rng.next_open0() * left <= left_neg) ++neg, left_neg -= 1;
+            }
+            pos = k - neg;
+        }
+        bool catastrophic = rng.next_open0() < -std::expm1(n_bad * std::log1p(-p));
+        for (std::uint64_t i = 0; i < pos; ++i) catastrophic = (rng.next_open0() < pos_cat) || catastrophic;
+        for (std::uint64_t i = 0; i < neg; ++i) catastrophic = (rng.next_open0() < shape.neg_cat) || catastrophic;
+        const double u = rng.next_open0();
+        const double score = catastrophic ? 5 + 10 * u : clean - 0.3 * static_cast<double>(pos + neg) - 0.2 * u;
+        RoundResult r;
+        r.round = it.round;
+        r.stratum = it.stratum;
+        r.critical = pos + neg;
+        const auto correct = static_cast<std::size_t>(std::llround(std::floor(score * 100)));
+        r.eval = {10000, correct, 10000, 0, 0};
+        return r;
+    }
+};
+
+struct Cell {
+    double rate;
+    std::size_t rounds;  // the budget; with halfwidth > 0 the adaptive cap
+    double halfwidth;
+    Shape shape;
+};
+
+struct CellResult {
+    std::size_t covered = 0, fail_covered = 0, seeds = 0, above = 0;
+    double width = 0, rounds = 0;
+    std::map<std::string, std::size_t> kinds;
+};
+
+EstimatorDesign design_for(const Cell& c) {
+    DesignRequest q;
+    q.estimate.rounds = c.rounds;
+    q.estimate.resolution = 0.01;
+    q.estimate.stopping.ci_halfwidth = c.halfwidth;
+    q.rate = c.rate;
+    q.critical_bits = static_cast<std::uint64_t>(n_pos + n_neg);
+    q.negative_critical_bits = static_cast<std::uint64_t>(n_neg);
+    return plan_design(q);
+}
+
+CellResult run_cell(const Cell& c, std::size_t seeds, unsigned threads) {
+    const EstimatorDesign design = design_for(c);
+    const double mu = truth_mean(c.rate, c.shape), pf = truth_fail(c.rate, c.shape);
+    std::vector<CellResult> part(threads);
+    std::atomic<std::size_t> next{1};
+    std::vector<std::thread> pool;
+    for (unsigned t = 0; t < threads; ++t)
+        pool.emplace_back([&, t] {
+            for (std::size_t seed; (seed = next++) <= seeds;) {
+                std::vector<RoundResult> done;
+                run_design(design, Synthetic{design, seed, c.rate, c.shape}, done);
+                const Estimate e = design.finish(done, clean, 10);
+                auto& r = part[t];
+                ++r.seeds;
+                r.covered += e.top1.ci_low <= mu && mu <= e.top1.ci_high;
+                r.above += e.top1.ci_low > mu;
+                r.fail_covered += e.fail_ci.low <= pf && pf <= e.fail_ci.high;
+                r.width += e.top1.ci_halfwidth();
+                r.rounds += static_cast<double>(e.rounds);
+                ++r.kinds[std::string(estimator_name(e.estimator)) + "/" + interval_kind_name(e.top1.ci_method)];
+            }
+        });
+    for (auto& th : pool) th.join();
+    CellResult all;
+    for (const auto& r : part) {
+        all.covered += r.covered;
+        all.above += r.above;
+        all.fail_covered += r.fail_covered;
+        all.seeds += r.seeds;
+        all.width += r.width;
+        all.rounds += r.rounds;
+        for (const auto& [k, n] : r.kinds) all.kinds[k] += n;
+    }
+    return all;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::size_t seeds = 1000;
+    std::string cells = "full";
+    double only_rate = 0;
+    unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!std::strcmp(argv[i], "--seeds")) seeds = std::strtoull(argv[i + 1], nullptr, 10);
+        else if (!std::strcmp(argv[i], "--cells")) cells = argv[i + 1];
+        else if (!std::strcmp(argv[i], "--rate")) only_rate = std::strtod(argv[i + 1], nullptr);
+        else if (!std::strcmp(argv[i], "--threads")) threads = static_cast<unsigned>(std::strtoul(argv[i + 1], nullptr, 10));
+        else {
+            std::fprintf(stderr, "usage: %s [--seeds N] [--cells reduced|full] [--threads T] [--rate P]\n", argv[0]);
+            return 2;
+        }
+    }
+    if (seeds == 0 || threads == 0 || (cells != "full" && cells != "reduced")) {
+        std::fprintf(stderr, "safnet_coverage_matrix: --seeds and --threads must be positive, --cells reduced or full\n");
+        return 2;
+    }
+    // reduced: the cells where the old ± t·SE interval failed (BER 1e-7 at 100 rounds: 65 %;
+    // adaptive at 1e-7 and 1e-6), small budgets, and 1e-5 at a fixed budget.
+    std::vector<Cell> matrix;
+    if (cells == "full") {
+        for (const Shape sh : {Shape{0.10}, Shape{0.05}})
+            for (const double p : {1e-7, 1e-6, 1e-5}) {
+                for (const std::size_t b : {10, 20, 100, 240}) matrix.push_back({p, b, 0, sh});
+                matrix.push_back({p, 20000, 0.5, sh});
+            }
+    } else {
+        for (const double p : {1e-7, 1e-6}) {
+            for (const std::size_t b : {20, 100}) matrix.push_back({p, b, 0, {0.10}});
+            matrix.push_back({p, 20000, 0.5, {0.10}});
+        }
+        matrix.push_back({1e-5, 100, 0, {0.10}});
+    }
+    std::erase_if(matrix, [&](const Cell& c) { return only_rate > 0 && c.rate != only_rate; });
+    std::printf("Generated by `safnet_coverage_matrix --cells %s --seeds %zu` (tests/fault/coverage_matrix.cpp; c-: the probability that a hit "
+                "on a negative critical word is catastrophic; misses above: intervals entirely above the truth).\n\n",
+                cells.c_str(), seeds);
+    std::printf("| c- | BER | rounds | truth | coverage | misses above | P(fail) coverage | mean half-width | mean rounds | estimator/interval (seeds) |\n"
+                "|---|---|---|---|---|---|---|---|---|---|\n");
+    bool ok = true;
+    for (const Cell& c : matrix) {
+        const CellResult r = run_cell(c, seeds, threads);
+        const double n = static_cast<double>(r.seeds), cover = static_cast<double>(r.covered) / n;
+        std::string kinds;
+        for (const auto& [k, m] : r.kinds) kinds += (kinds.empty() ? "" : ", ") + k + " " + std::to_string(m);
+        const std::string budget = c.halfwidth > 0 ? "adaptive ±" + std::to_string(c.halfwidth).substr(0, 3) : std::to_string(c.rounds);
+        std::printf("| %.2f | %.0e | %s | %.3f | %.1f %% | %zu | %.1f %% | %.3f | %.0f | %s |\n", c.shape.neg_cat, c.rate, budget.c_str(),
+                    truth_mean(c.rate, c.shape), 100 * cover, r.above, 100 * static_cast<double>(r.fail_covered) / n, r.width / n, r.rounds / n, kinds.c_str());
+        std::fflush(stdout);
+        ok = ok && cover >= 0.94;
+    }
+    std::printf(ok ? "coverage matrix: every cell covers at least 94 %%\n" : "coverage matrix: FAILED, a cell covers less than 94 %%\n");
+    return ok ? 0 : 1;
+}

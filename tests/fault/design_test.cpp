@@ -1,0 +1,108 @@
+// fault/design.hpp: which design a configuration runs, and why; and the guarded stratified
+// interval on hand-made rounds (the coverage study is tests/fault/coverage_matrix.cpp).
+#include <safnet/fault/design.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+using namespace safnet;
+
+namespace {
+
+// The ResNet20-shaped store of coverage_matrix.cpp: 268,336 critical bits, 146,186 negative.
+fault::DesignRequest resnet20(double rate, std::size_t rounds) {
+    fault::DesignRequest q;
+    q.estimate.rounds = rounds;
+    q.rate = rate;
+    q.critical_bits = 268336;
+    q.negative_critical_bits = 146186;
+    return q;
+}
+
+fault::RoundResult round_of(std::size_t stratum, std::uint32_t round, double accuracy) {
+    fault::RoundResult r;
+    r.stratum = stratum;
+    r.round = round;
+    r.eval = {10000, static_cast<std::size_t>(accuracy * 100 + 0.5), 10000, 0, 0};
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("design: a budget that cannot pilot two strata with 5 rounds each runs plain and says why", "[fault][design]") {
+    const auto d = fault::plan_design(resnet20(1e-6, 10));
+    CHECK_FALSE(d.stratified());
+    CHECK_THAT(d.why(), Catch::Contains("10 rounds cannot pilot 2 strata"));
+    auto forced = resnet20(1e-6, 10);
+    forced.estimator = fault::Estimator::stratified;
+    CHECK_THROWS_WITH(fault::plan_design(forced), Catch::Contains("needs at least 20 rounds"));
+}
+
+TEST_CASE("design: small budgets merge strata instead of piloting them with 2 rounds", "[fault][design]") {
+    // BER 1e-6: K_c ~ Poisson(0.27), five count strata (0..3, >3); 20 rounds pilot only two.
+    const auto d = fault::plan_design(resnet20(1e-6, 20));
+    REQUIRE(d.stratified());
+    REQUIRE(d.strata().size() == 2);
+    CHECK(d.strata()[1].is_tail());
+    CHECK(d.strata()[1].weight == Approx(1 - std::exp(-0.268336)).epsilon(1e-4));
+    CHECK_THAT(d.why(), Catch::Contains("strata merged to 2"));
+    std::vector<fault::RoundResult> none;
+    for (const auto& it : d.next_batch(none)) CHECK(it.round < fault::min_stratum_rounds);
+    CHECK(d.next_batch(none).size() == 2 * fault::min_stratum_rounds);
+    // 100 rounds: every count stratum, no note.
+    const auto full = fault::plan_design(resnet20(1e-6, 100));
+    CHECK(full.strata().size() == 5);
+    CHECK(full.why().empty());
+    // 240: the sign split (every sub-stratum piloted with 10 rounds).
+    CHECK(fault::plan_design(resnet20(1e-6, 240)).strata().split_by_sign());
+}
+
+TEST_CASE("design: plain where nothing can be stratified, with the reason", "[fault][design]") {
+    auto q = resnet20(1e-6, 100);
+    q.exact_count = true;
+    CHECK_THAT(fault::plan_design(q).why(), Catch::Contains("exact flip count"));
+    q = resnet20(0, 100);
+    CHECK_THAT(fault::plan_design(q).why(), Catch::Contains("BER 0"));
+    q = resnet20(1e-4, 1000);  // K_c ~ Poisson(27): 12 strata leave most of the law in the tail
+    CHECK_FALSE(fault::plan_design(q).stratified());
+    CHECK_THAT(fault::plan_design(q).why(), Catch::Contains("in the tail"));
+    q.estimator = fault::Estimator::plain;
+    CHECK(fault::plan_design(q).why().empty());
+}
+
+TEST_CASE("guarded variance: a stratum whose rounds all agree still counts, and less as it grows", "[fault][design][statistics]") {
+    const std::vector<double> ten(10, 92.0), hundred(100, 92.0);
+    // One pseudo-round at 0: mean 92 * 10 / 11, sum of squares 10 (92 / 11)^2 + (920 / 11)^2, over 10.
+    const double m = 920.0 / 11;
+    CHECK(fault::guarded_variance(ten, 92, 1) == Approx((10 * (92 - m) * (92 - m) + m * m) / 10).epsilon(1e-12));
+    CHECK(fault::guarded_variance(ten, 92, 0) == 0);
+    CHECK(fault::guarded_variance(hundred, 92, 1) < fault::guarded_variance(ten, 92, 1) / 9);
+    // The far end is 100 for a mean below 50.
+    const std::vector<double> low(10, 10.0);
+    CHECK(fault::guarded_variance(low, 10, 1) == Approx(fault::guarded_variance(std::vector<double>(10, 90.0), 90, 1)));
+}
+
+TEST_CASE("stratified interval: a light stratum that showed no failure still widens it", "[fault][design][estimator]") {
+    // Two strata: 0 (weight 0.98) with clean rounds around 92, and a light stratum (0.02) whose
+    // rounds all scored 92 although it may hide a catastrophic mode. With the plain sample
+    // variance the light stratum added nothing and the interval was the heavy stratum's alone.
+    fault::CriticalStrata strata = fault::CriticalStrata::plan(100000, 2e-7, 0.5, 2);
+    REQUIRE(strata.size() == 2);
+    const double w1 = strata[1].weight;
+    const fault::EstimatorDesign d({.rounds = 20}, strata);
+    std::vector<fault::RoundResult> done;
+    fault::run_design(d, [](const fault::WorkItem& it) { return round_of(it.stratum, it.round, it.stratum == 0 ? 92 + 0.01 * (it.round % 3) : 92); }, done);
+    const auto e = d.finish(done, 92.02, 10);
+    REQUIRE(e.rounds == 20);
+    const std::size_t n1 = e.strata[1].rounds;
+    REQUIRE(n1 >= fault::min_stratum_rounds);
+    CHECK(std::string(fault::interval_kind_name(e.top1.ci_method)) == "stratified-guarded-t");
+    // The light stratum alone: t_{n1-1} w1 sqrt(g / n1), g its guarded variance.
+    const double g1 = fault::guarded_variance(std::vector<double>(n1, 92.0), 92, fault::unseen_mode_weight);
+    const double n = static_cast<double>(n1);
+    CHECK(e.top1.ci_halfwidth() >= fault::student_t_quantile(n - 1, 0.95) * w1 * std::sqrt(g1 / n) * 0.999);
+    CHECK(e.top1.ci_halfwidth() > 0.3);  // the heavy stratum's spread alone: about 0.01
+}
