@@ -29,7 +29,7 @@ for est in plain stratified; do
     mkdir -p "$out"
     rounds=${ROUNDS:-40}
     [[ $est == plain ]] && rounds=${PLAIN_ROUNDS:-$rounds}
-    build/release/examples/safnet-campaign "${models[@]}" "${common[@]}" --rounds "$rounds" --estimator "$est" --out "$out/$est" > "$out/$est.log"
+    build/release/examples/safnet-campaign "${models[@]}" "${common[@]}" --rounds "$rounds" --estimator "$est" --overwrite --out "$out/$est" > "$out/$est.log"
     echo "$est: ${SECONDS} s wall (per configuration: $out/$est/timing.json)" >&2
 done
 table=${TABLE:-$out/table.md}

@@ -27,7 +27,7 @@ flags=(--dataset fashion-mnist --model "$demo/resnet20_fashion_none.safetensors"
 for ((i = 0; i < ${REPEATS:-1}; ++i)); do
     for budget in 0 auto; do
         [[ -f "$out/main_${budget}_$i/timing.json" ]] ||
-            build/release/examples/safnet-campaign "${flags[@]}" --cache-mb "$budget" --out "$out/main_${budget}_$i" > /dev/null
+            build/release/examples/safnet-campaign "${flags[@]}" --cache-mb "$budget" --overwrite --out "$out/main_${budget}_$i" > /dev/null
     done
 done
 for f in rounds.csv summary.csv summary.json; do cmp "$out/main_0_0/$f" "$out/main_auto_0/$f"; done

@@ -8,6 +8,7 @@
 #include <safnet/fault/report.hpp>
 #include <safnet/fault/sweep.hpp>
 #include <safnet/fault/timing_log.hpp>
+#include <safnet/io/dir_lock.hpp>
 #include <safnet/io/gnuplot.hpp>
 #include <safnet/io/model_file.hpp>
 #include <safnet/safnet.hpp>
@@ -20,11 +21,13 @@
 #endif
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 
 namespace {
 
@@ -32,7 +35,7 @@ namespace fs = std::filesystem;
 using namespace safnet;
 
 struct Flags {
-    std::vector<std::string> models, dtypes{"fp32"}, protect{"none"}, layers;
+    std::vector<std::string> models, dtypes{"fp32"}, protect{"none"}, layers, compare;
     std::vector<double> bers{1e-5};
     std::vector<float> norm_mean, norm_std;
     std::string dataset = "fashion-mnist", data_dir, fault = "flip", bits = "all", rounds = "100", out, saf, estimator = "auto",
@@ -40,7 +43,7 @@ struct Flags {
     std::uint64_t flips = 0, seed = 1;
     double margin = 0.05, confidence = 0.95, ci_halfwidth = 0, fail_drop = 10, rare_failure = 0.01;
     std::size_t threads = 2, test_limit = 0, batch = 500, min_rounds = 30, curve_rounds = 0, curve_kmax = 0;
-    bool biases = false, bn = false, per_layer = false, per_bit = false, quiet = false, resume = false;
+    bool biases = false, bn = false, per_layer = false, per_bit = false, quiet = false, resume = false, overwrite = false;
 };
 
 std::uint64_t parse_mask(const std::string& s, const char* flag) {
@@ -103,6 +106,10 @@ void add_flags(CLI::App& app, Flags& f) {
         ->capture_default_str();
     app.add_flag("--quiet", f.quiet, "no progress bar");
     app.add_flag("--resume", f.resume, "skip configurations already finished in --out (its campaign-state.json) by a run with the same flags");
+    app.add_option("--compare", f.compare, "paired comparisons A:B on the same faults (model label, SAF, protection or model+protect; "
+                                           "repeatable); default: every configuration against the unprotected first none-SAF model (else first model) of its format and rate")
+        ->delimiter(',');
+    app.add_flag("--overwrite", f.overwrite, "replace the campaign an existing --out holds (without it, such an --out is refused unless --resume)");
     app.add_option("--shard", f.shard, "run only the I-th of N deterministic slices of the configurations (I/N, e.g. 0/4); "
                                        "combine the shards' --out directories with 'safnet-campaign merge --out DIR DIR_0 ... DIR_N-1'");
 }
@@ -293,24 +300,88 @@ void print_table(const std::vector<fault::Configuration>& configs, const std::ve
         if (where.size() > 4) list += ", ... (" + std::to_string(where.size()) + " in all)";
         std::printf("design: %s: %s\n", list.c_str(), note.c_str());
     }
+    std::map<std::string, double> at_chance;  // model label -> clean top-1 at most 1.5 x chance
+    for (const auto& c : configs) {
+        const double chance = 100.0 / static_cast<double>(std::max<std::size_t>(models[c.model].test->classes, 1));
+        if (c.analysis == "ber" && c.result.clean.accuracy() <= 1.5 * chance) at_chance[models[c.model].label + " " + c.dtype] = c.result.clean.accuracy();
+    }
+    for (const auto& [what, clean] : at_chance)
+        std::printf("warning: %s scores %.2f %% clean, at chance level: its P(fail) and losses say nothing about its robustness\n", what.c_str(), clean);
     if (widest > 2)
         std::printf("hint: intervals up to ±%.2f points wide; more --rounds narrow them, or --ci-halfwidth 0.5 runs each configuration until its "
                     "interval is ±0.5\n", widest);
 }
 
+std::vector<std::pair<std::string, std::string>> compare_pairs(const std::vector<std::string>& specs) {
+    std::vector<std::pair<std::string, std::string>> pairs;
+    for (const auto& spec : specs) {
+        const auto colon = spec.find(':');
+        if (colon == std::string::npos || colon == 0 || colon + 1 == spec.size())
+            throw Error("--compare: '" + spec + "' is not A:B (two names: a model label, a SAF, a protection, or model+protect)");
+        pairs.emplace_back(spec.substr(0, colon), spec.substr(colon + 1));
+    }
+    return pairs;
+}
+
+void print_comparisons(const std::vector<fault::Comparison>& cs, const std::vector<fault::Configuration>& configs,
+                       const std::vector<fault::SweepModel>& models) {
+    std::printf("\npaired differences on the same faults (a minus b; paired.csv):\n");
+    for (const auto& c : cs) {
+        const auto &a = configs[c.a], &b = configs[c.b];
+        const auto& d = c.diff;
+        const std::string where = a.dtype + " @" + fault_label(a) + ": " + fault::comparison_label(a, models) + " - " + fault::comparison_label(b, models);
+        if (!d.paired) {
+            std::printf("  %s: not paired (%s)\n", where.c_str(), d.why.c_str());
+            continue;
+        }
+        const char* verdict = d.ci.low > 0 ? "a better" : d.ci.high < 0 ? "b better" : "not resolved";
+        std::printf("  %s: top-1 %+.2f [%+.2f, %+.2f] points, P(fail) %+.3f [%+.3f, %+.3f] over %zu pairs (%s): %s\n", where.c_str(), d.mean, d.ci.low,
+                    d.ci.high, d.fail, d.fail_ci.low, d.fail_ci.high, d.pairs, d.method.c_str(), verdict);
+    }
+}
+
+/// A model that scores other than its file records on the same full test split was evaluated
+/// with another normalization, other data or other metadata (a relabelled SAF) than it was
+/// trained with: its fault results would be about another network.
+constexpr double recorded_accuracy_tolerance = 0.1;  // points
+
+void warn_recorded_accuracy(const std::vector<fault::Configuration>& configs, const std::vector<io::ModelFile>& files, const Flags& f) {
+    if (f.test_limit != 0) return;  // the file records the full test split
+    std::set<std::size_t> warned;
+    for (const auto& c : configs) {
+        const io::ModelFile& m = files[c.model];
+        if (c.analysis != "ber" || c.dtype != "fp32" || c.protect != "none" || !m.recorded_accuracy || m.recorded_dataset != f.dataset ||
+            (m.recorded_test_images && *m.recorded_test_images != c.result.clean.images) || warned.count(c.model))
+            continue;
+        const double clean = c.result.clean.accuracy();
+        if (std::abs(clean - *m.recorded_accuracy) > recorded_accuracy_tolerance) {
+            std::printf("warning: %s scores %.2f %% clean on the full %s test split, its file records %.2f %% (more than %.1f points apart): "
+                        "another normalization, other data or changed metadata than it was trained with?\n",
+                        m.path.c_str(), clean, f.dataset.c_str(), *m.recorded_accuracy, recorded_accuracy_tolerance);
+            warned.insert(c.model);
+        }
+    }
+}
+
 int run(const Flags& f) {
     fault::SweepSpec spec = sweep_spec(f);  // every name and number is checked here, before any work
+    compare_pairs(f.compare);
     if (!f.saf.empty()) saf_from_name(f.saf);
     if (spec.flips == 0)
         for (double r : spec.bers) fault::FaultModel::bit_flip(r).validate();
     const fs::path out(f.out);
     std::error_code ec;
     const bool writer = g_process.rank == 0;  // of several MPI ranks, rank 0 alone writes files
+    std::optional<io::DirectoryLock> lock;
     if (writer) {
         fs::create_directories(out, ec);
         if (ec || !fs::is_directory(out)) throw Error("--out: cannot create directory " + f.out + (ec ? " (" + ec.message() + ")" : ""));
         io::write_file_atomic((out / ".write-test").string(), "");  // fails early, naming the directory, if it is not writable
         fs::remove(out / ".write-test");
+        lock.emplace(out, "safnet-campaign");  // held until the run ends: two runs never write one --out
+        if (fs::exists(out / "campaign-state.json") && !f.resume && !f.overwrite)
+            throw Error("--out " + f.out + " holds a campaign already (campaign-state.json); pass --resume to continue it, --overwrite to replace it, "
+                        "or another --out");
     }
 
     set_threads(f.threads);
@@ -336,7 +407,7 @@ int run(const Flags& f) {
         const std::string key = io::join_floats(m.norm.mean) + "/" + io::join_floats(m.norm.std);
         if (!prepared.count(key)) prepared[key] = std::make_unique<train::PreparedSet>(train::prepare(test, m.norm, f.test_limit));
         if (clipact && !calibration.count(key)) calibration[key] = std::make_unique<train::PreparedSet>(train::prepare(train(), m.norm, 2000));
-        models.push_back({m.label, m.path, m.saf, m.net.get(), prepared[key].get(), clipact ? calibration[key].get() : nullptr});
+        models.push_back({m.label, m.path, m.saf, m.net.get(), prepared[key].get(), clipact ? calibration[key].get() : nullptr, m.metadata_digest});
     }
     auto configs = fault::plan_sweep(spec, models);
     std::printf("safnet-campaign: %zu model(s), %zu configuration(s), up to %zu rounds each, %zu test images, seed %llu, %zu threads, estimator %s%s\n",
@@ -407,7 +478,7 @@ int run(const Flags& f) {
                 std::fflush(stdout);
             }
         },
-        g_process.runner);
+        g_process.runner, g_merge);
     bar.finish();
     state.finish();
     const nlohmann::ordered_json rank_timing = g_process.gather_timing ? g_process.gather_timing() : nlohmann::ordered_json();
@@ -423,6 +494,11 @@ int run(const Flags& f) {
     if (!strata.empty()) io::write_file_atomic((out / "strata.csv").string(), strata);
     const auto curves = fault::sweep_curves(configs, spec);
     if (!curves.empty()) io::write_file_atomic((out / "curve.csv").string(), fault::curve_csv(curves, models));
+    const auto comparisons = fault::compare_sweep(configs, models, compare_pairs(f.compare), f.confidence);
+    if (!comparisons.empty()) {
+        io::write_file_atomic((out / "paired.csv").string(), fault::paired_csv(comparisons, configs, models));
+        print_comparisons(comparisons, configs, models);
+    }
     const double results_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - results_start).count();
     auto header = run_header();
     header["seconds"] = seconds;
@@ -435,6 +511,7 @@ int run(const Flags& f) {
     plot_bars(out, "per_bit", "bit", configs, models);
     plot_bars(out, "per_layer", "layer", configs, models);
     print_table(configs, models);
+    warn_recorded_accuracy(configs, files, f);
     std::size_t rounds = 0;
     for (const auto& c : configs) rounds += c.result.rounds.size();
     std::printf("\n%zu rounds (%zu run now) in %.1f s; results in %s\n", rounds, ran, seconds, f.out.c_str());

@@ -36,7 +36,8 @@ CLI::Validator strict(Parse parse, const char* name) {
 /// Adds the strict parsers to every numeric option, by the type CLI11 converts it to.
 inline void strict_numbers(CLI::App& app) {
     for (CLI::Option* opt : app.get_options()) {
-        const std::string type = opt->get_type_name();
+        // The type name, without what validators append to it ("FLOAT:FLOAT in [0 - 1]").
+        const std::string full = opt->get_type_name(), type = full.substr(0, full.find_first_of(": "));
         if (type == "UINT")
             opt->check(strict([](const std::string& t) { parse_unsigned(t, std::numeric_limits<std::uint64_t>::max(), "the value"); }, "UINT"));
         else if (type == "INT")

@@ -46,7 +46,7 @@ echo "== fault campaign: weights stored as fp32 / fp16 / q2.5, bit flips at BER 
 ./build/release/examples/safnet-campaign --dataset fashion-mnist \
     --model "$out/resnet20_fashion_none.safetensors" --model "$out/resnet20_fashion_tanh.safetensors" \
     --model "$out/resnet20_fashion_softsign.safetensors" --dtype fp32,fp16,q2.5 --ber 1e-6,1e-5,1e-4 \
-    --rounds "$rounds" --test-limit "$test_limit" --seed 1 --threads 2 --out "$out/campaign"
+    --rounds "$rounds" --test-limit "$test_limit" --seed 1 --threads 2 --overwrite --out "$out/campaign"
 echo "plot: $out/campaign/accuracy_vs_ber.png"
 echo "$(( $(date +%s) - start ))" > "$out/wall_seconds.txt"
 echo "$(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(date -u +%Y-%m-%d)" > "$out/machine.txt"

@@ -8,11 +8,10 @@
 
 IN is a checkpoint that holds a state_dict: the dict itself, or a training checkpoint with it
 under 'state_dict', 'model' or 'net' (as pytorch_resnet_cifar10's trainer saves {'epoch',
-'state_dict', 'best_prec1'}). It is read with torch.load(weights_only=True): PyTorch's
-restricted unpickler, which builds tensors, dicts, lists and numbers only, so a crafted
-checkpoint cannot run code here (a plain torch.load executes whatever the pickle says). A
-checkpoint that pickles other objects (a whole nn.Module, an optimizer's custom classes) is
-refused; save its state_dict() instead.
+'state_dict', 'best_prec1'}). It is read through a restricted unpickler (RestrictedPickle)
+that builds tensors, dicts, lists and numbers only, so a crafted checkpoint cannot run code
+here (a plain torch.load executes whatever the pickle says). A checkpoint that pickles other
+objects (a whole nn.Module, an optimizer's custom classes) is refused; save its state_dict().
 
 Namings:
   pytorch_resnet_cifar10   (github.com/akamaster/pytorch_resnet_cifar10): 'module.' prefixes
@@ -26,9 +25,12 @@ pytorch_resnet_cifar10 is that code's (0.485, 0.456, 0.406) / (0.229, 0.224, 0.2
 The output is written atomically; every problem is an error naming the file and the key.
 """
 import argparse
+import math
 import os
+import pickle
 import re
 import sys
+import zipfile
 
 import torch
 
@@ -84,6 +86,15 @@ def convert(sd, naming, path):
         if not v.is_floating_point() and not k.endswith("num_batches_tracked"):
             fail("%s: %s has dtype %s (expected floating point)" % (path, k, v.dtype))
         out[new] = v.float() if v.is_floating_point() else v.to(torch.int64)
+        if out[new].is_floating_point():
+            bad = ~torch.isfinite(out[new])
+            if bad.any():
+                i = int(bad.flatten().nonzero()[0])
+                fail("%s: %s holds a non-finite value (%s) at index %d; a model with NaN or Inf parameters cannot be evaluated"
+                     % (path, k, float(out[new].flatten()[i]), i))
+            if new.endswith("running_var") and (out[new] < 0).any():
+                i = int((out[new] < 0).flatten().nonzero()[0])
+                fail("%s: %s holds a negative running variance (%g) at index %d" % (path, k, float(out[new].flatten()[i]), i))
     for required in ("conv1.weight", "bn1.weight", "fc.weight", "fc.bias"):
         if required not in out:
             fail("%s: no %s after renaming (%s naming); is this a ResNet?" % (path, required, naming))
@@ -97,23 +108,65 @@ def floats(text, flag, channels):
         fail("%s: expected comma-separated numbers, got %r" % (flag, text))
     if len(values) != channels:
         fail("%s: %d values for a model with %d input channels" % (flag, len(values), channels))
+    if not all(math.isfinite(v) for v in values):
+        fail("%s: %r holds a value that is not a finite number" % (flag, text))
     if flag == "--norm-std" and not all(v > 0 for v in values):
         fail("--norm-std: every value must be positive, got %r" % text)
     return ",".join(repr(v) for v in values)
 
 
+class RestrictedPickle:
+    """A pickle module whose unpickler builds tensors and plain containers only.
+
+    The only way a pickle reaches code is find_class (a GLOBAL / STACK_GLOBAL opcode naming a
+    callable); here it may name nothing but PyTorch's tensor rebuilders and OrderedDict
+    (torch.load resolves storage types itself). Anything else — os.system, a whole nn.Module,
+    an optimizer's classes — raises UnpicklingError before anything runs.
+    """
+    __name__ = "RestrictedPickle"
+    UnpicklingError = pickle.UnpicklingError
+    ALLOWED = {("torch._utils", "_rebuild_tensor_v2"), ("torch._utils", "_rebuild_tensor"), ("torch._utils", "_rebuild_parameter"),
+               ("collections", "OrderedDict"), ("torch", "Size")}
+
+    class Unpickler(pickle.Unpickler):
+        def find_class(self, module, name):
+            if (module, name) in RestrictedPickle.ALLOWED:
+                return super().find_class(module, name)
+            raise pickle.UnpicklingError("refused %s.%s: only tensors and plain containers are loaded, never code" % (module, name))
+
+    @staticmethod
+    def load(f, **kwargs):
+        return RestrictedPickle.Unpickler(f, **kwargs).load()
+
+
 def load_untrusted(path):
-    """torch.load restricted to tensors and plain containers (see the module comment)."""
-    import inspect
-    if "weights_only" not in inspect.signature(torch.load).parameters:
-        fail("this PyTorch (%s) has no torch.load(weights_only=True); refusing to unpickle %s, "
-             "which could run code (PyTorch 1.13 or newer is needed)" % (torch.__version__, path))
+    """torch.load with every unpickling done by RestrictedPickle.
+
+    torch.load(pickle_module=...) alone is not enough: PyTorch 1.13 (Debian 12) replaces the
+    given module with the standard pickle whenever weights_only is off, and its own
+    weights_only unpickler refuses the Python floats that training checkpoints such as
+    pytorch_resnet_cifar10's carry. So the module torch.serialization unpickles with is
+    swapped for the duration of the call (and passed as well, for versions that honour it).
+    A TorchScript archive, which torch.load would hand to torch.jit.load, is refused first.
+    """
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many kinds
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as z:
+                if any(n.endswith("constants.pkl") or "/code/" in n for n in z.namelist()):
+                    fail("%s: a TorchScript archive, not a checkpoint of tensors; save the model's state_dict()" % path)
+    except (OSError, zipfile.BadZipFile) as e:
+        fail("%s: cannot be read (%s)" % (path, e))
+    import torch.serialization as serialization
+    saved = serialization.pickle
+    serialization.pickle = RestrictedPickle
+    try:
+        return torch.load(path, map_location="cpu", pickle_module=RestrictedPickle)
+    except Exception as e:  # torch and pickle raise many kinds
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        fail("%s: cannot be read by torch.load(weights_only=True) (%s); only tensors and plain "
-             "containers are loaded, never code: save the model's state_dict()" % (path, msg))
+        fail("%s: cannot be read as tensors and plain containers (%s); a checkpoint is never run as code: save the model's state_dict()"
+             % (path, msg))
+    finally:
+        serialization.pickle = saved
 
 
 def main():

@@ -25,6 +25,8 @@
 #include <safnet/fault/ber_curve.hpp>
 #include <safnet/fault/bitflip.hpp>
 #include <safnet/fault/campaign.hpp>
+#include <safnet/fault/design.hpp>
+#include <safnet/fault/paired.hpp>
 #include <safnet/fault/estimator.hpp>
 #include <safnet/fault/fault_model.hpp>
 #include <safnet/fault/philox.hpp>
@@ -37,9 +39,12 @@
 
 #include <safnet/io/atomic_file.hpp>
 #include <safnet/io/checkpoint.hpp>
+#include <safnet/io/dir_lock.hpp>
+#include <safnet/io/gnuplot.hpp>
 #include <safnet/io/model_file.hpp>
 #include <safnet/io/read_file.hpp>
 #include <safnet/io/safetensors.hpp>
+#include <safnet/io/sha256.hpp>
 #include <safnet/nn/activation.hpp>
 #include <safnet/nn/batchnorm.hpp>
 #include <safnet/nn/conv2d.hpp>

@@ -20,6 +20,7 @@
 // coverage of P(fail)'s interval, mean half-width,
 // mean rounds, the estimators used) and exits 1 when a cell covers less than 94 %.
 #include <safnet/fault/design.hpp>
+#include <safnet/fault/paired.hpp>
 #include <safnet/fault/philox.hpp>
 
 #include <algorithm>
@@ -38,14 +39,17 @@ using namespace safnet::fault;
 
 namespace {
 
-constexpr double n_pos = 122150, n_neg = 146186, n_bad = 5013, clean = 92.28, pos_cat = 0.97;
+constexpr double n_pos = 122150, n_neg = 146186, n_bad = 5013, clean = 92.28;
 
 struct Shape {
-    double neg_cat;  // probability that a hit on a negative critical word is catastrophic
+    double neg_cat;          // probability that a hit on a negative critical word is catastrophic
+    double pos_cat = 0.97;   // ... on a positive one
+    bool bad_bits = true;    // whether a hit on one of the n_bad other bits is catastrophic
 };
 
 double truth_mean(double p, Shape sh) {
-    const double a_pos = std::pow(1 - pos_cat * p, n_pos), a_neg = std::pow(1 - sh.neg_cat * p, n_neg), a_bad = std::pow(1 - p, n_bad);
+    const double pos_cat = sh.pos_cat;
+    const double a_pos = std::pow(1 - pos_cat * p, n_pos), a_neg = std::pow(1 - sh.neg_cat * p, n_neg), a_bad = sh.bad_bits ? std::pow(1 - p, n_bad) : 1.0;
     const double p0 = a_pos * a_neg * a_bad;
     const double k_pos = n_pos * p * (1 - pos_cat) * std::pow(1 - pos_cat * p, n_pos - 1) * a_neg * a_bad;
     const double k_neg = n_neg * p * (1 - sh.neg_cat) * std::pow(1 - sh.neg_cat * p, n_neg - 1) * a_pos * a_bad;
@@ -53,7 +57,7 @@ double truth_mean(double p, Shape sh) {
 }
 
 double truth_fail(double p, Shape sh) {
-    return 1 - std::pow(1 - pos_cat * p, n_pos) * std::pow(1 - sh.neg_cat * p, n_neg) * std::pow(1 - p, n_bad);
+    return 1 - std::pow(1 - sh.pos_cat * p, n_pos) * std::pow(1 - sh.neg_cat * p, n_neg) * (sh.bad_bits ? std::pow(1 - p, n_bad) : 1.0);
 }
 
 /// K ~ Binomial(n, p) by inversion (n p is at most a few here).
@@ -95,8 +99,9 @@ struct Synthetic {
             }
             pos = k - neg;
         }
-        bool catastrophic = rng.next_open0() < -std::expm1(n_bad * std::log1p(-p));
-        for (std::uint64_t i = 0; i < pos; ++i) catastrophic = (rng.next_open0() < pos_cat) || catastrophic;
+        // Every draw is made whatever the shape, so two shapes see the same faults (common random numbers).
+        bool catastrophic = (rng.next_open0() < -std::expm1(n_bad * std::log1p(-p))) && shape.bad_bits;
+        for (std::uint64_t i = 0; i < pos; ++i) catastrophic = (rng.next_open0() < shape.pos_cat) || catastrophic;
         for (std::uint64_t i = 0; i < neg; ++i) catastrophic = (rng.next_open0() < shape.neg_cat) || catastrophic;
         const double u = rng.next_open0();
         const double score = catastrophic ? 5 + 10 * u : clean - 0.3 * static_cast<double>(pos + neg) - 0.2 * u;
@@ -170,6 +175,56 @@ CellResult run_cell(const Cell& c, std::size_t seeds, unsigned threads) {
     return all;
 }
 
+/// Paired differences: shape a against shape b on the same faults (the same design, seeds and
+/// streams), their interval against the closed-form difference of the truths.
+struct PairedResult {
+    std::size_t covered = 0, fail_covered = 0, paired = 0, seeds = 0;
+    double width = 0;
+};
+
+fault::CampaignResult as_result(const EstimatorDesign& design, std::vector<RoundResult> done) {
+    fault::CampaignResult r;
+    r.clean = {10000, 9228, 10000, 0, 0};
+    r.estimate = design.finish(done, clean, 10);
+    r.rounds = design.in_plan_order(done);
+    r.stored_bits = 8600000;  // the same store on both sides
+    r.critical_mask = design.stratified() ? 0x40000000u : 0;
+    return r;
+}
+
+PairedResult run_paired(const Cell& c, Shape b, std::size_t seeds, unsigned threads) {
+    const EstimatorDesign design = design_for(c);
+    const double mu = truth_mean(c.rate, c.shape) - truth_mean(c.rate, b), pf = truth_fail(c.rate, c.shape) - truth_fail(c.rate, b);
+    std::vector<PairedResult> part(threads);
+    std::atomic<std::size_t> next{1};
+    std::vector<std::thread> pool;
+    for (unsigned t = 0; t < threads; ++t)
+        pool.emplace_back([&, t] {
+            for (std::size_t seed; (seed = next++) <= seeds;) {
+                std::vector<RoundResult> da, db;
+                run_design(design, Synthetic{design, seed, c.rate, c.shape}, da);
+                run_design(design, Synthetic{design, seed, c.rate, b}, db);
+                const auto d = fault::paired_difference(as_result(design, da), as_result(design, db), 10, 0.95);
+                auto& r = part[t];
+                ++r.seeds;
+                r.paired += d.paired;
+                r.covered += d.ci.contains(mu);
+                r.fail_covered += d.fail_ci.contains(pf);
+                r.width += d.ci.halfwidth();
+            }
+        });
+    for (auto& th : pool) th.join();
+    PairedResult all;
+    for (const auto& r : part) {
+        all.covered += r.covered;
+        all.fail_covered += r.fail_covered;
+        all.paired += r.paired;
+        all.seeds += r.seeds;
+        all.width += r.width;
+    }
+    return all;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -224,6 +279,26 @@ int main(int argc, char** argv) {
                     truth_mean(c.rate, c.shape), 100 * cover, r.above, 100 * static_cast<double>(r.fail_covered) / n, r.width / n, r.rounds / n, kinds.c_str());
         std::fflush(stdout);
         ok = ok && cover >= 0.94;
+    }
+    // Paired: the unprotected shape against a protected one (no critical hit is catastrophic),
+    // both exposed to the same non-critical catastrophic mode.
+    const Shape protected_shape{0.0, 0.0, true};
+    std::vector<Cell> pairs;
+    for (const double p : {1e-7, 1e-6, 1e-5}) {
+        if (cells == "reduced" && p == 1e-7) continue;
+        for (const std::size_t b : cells == "full" ? std::vector<std::size_t>{10, 100, 240} : std::vector<std::size_t>{10, 100})
+            pairs.push_back({p, b, 0, {0.10}});
+    }
+    std::erase_if(pairs, [&](const Cell& c) { return only_rate > 0 && c.rate != only_rate; });
+    std::printf("\nPaired differences, unprotected minus protected on the same faults (c- 0.10 against no catastrophic critical hit):\n\n"
+                "| BER | rounds | true difference | coverage | P(fail) difference coverage | mean half-width | paired |\n|---|---|---|---|---|---|---|\n");
+    for (const Cell& c : pairs) {
+        const PairedResult r = run_paired(c, protected_shape, seeds, threads);
+        const double n = static_cast<double>(r.seeds), cover = static_cast<double>(r.covered) / n, fail_cover = static_cast<double>(r.fail_covered) / n;
+        std::printf("| %.0e | %zu | %.3f | %.1f %% | %.1f %% | %.3f | %zu of %zu |\n", c.rate, c.rounds,
+                    truth_mean(c.rate, c.shape) - truth_mean(c.rate, protected_shape), 100 * cover, 100 * fail_cover, r.width / n, r.paired, r.seeds);
+        std::fflush(stdout);
+        ok = ok && cover >= 0.94 && fail_cover >= 0.94 && r.paired == r.seeds;
     }
     std::printf(ok ? "coverage matrix: every cell covers at least 94 %%\n" : "coverage matrix: FAILED, a cell covers less than 94 %%\n");
     return ok ? 0 : 1;

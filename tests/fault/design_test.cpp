@@ -106,3 +106,18 @@ TEST_CASE("stratified interval: a light stratum that showed no failure still wid
     CHECK(e.top1.ci_halfwidth() >= fault::student_t_quantile(n - 1, 0.95) * w1 * std::sqrt(g1 / n) * 0.999);
     CHECK(e.top1.ci_halfwidth() > 0.3);  // the heavy stratum's spread alone: about 0.01
 }
+
+TEST_CASE("adaptive plain P(fail): the time-uniform betting interval, valid at the stopping time", "[fault][design][estimator]") {
+    // Clopper-Pearson assumes n fixed in advance; an adaptive run stops when the data say so.
+    const fault::EstimatorDesign d({.rounds = 2000, .stopping = {.ci_halfwidth = 3, .min_rounds = 30, .rare_failure = 0.05}});
+    std::vector<fault::RoundResult> done;
+    fault::run_design(d, [](const fault::WorkItem& it) { return round_of(0, it.round, it.round % 7 == 3 ? 20 : 90 + 0.01 * (it.round % 5)); }, done);
+    const auto e = d.finish(done, 90.02, 10);
+    REQUIRE(e.stopped_adaptively);
+    std::vector<double> fails;
+    for (const auto& r : d.in_plan_order(done)) fails.push_back(r.eval.accuracy() < 90.02 - 10 ? 1.0 : 0.0);
+    const auto expected = fault::betting_interval(fails, 0.95, true);
+    CHECK(e.fail_ci.low == expected.low);
+    CHECK(e.fail_ci.high == expected.high);
+    CHECK(e.fail_ci.high > fault::clopper_pearson(static_cast<std::uint64_t>(e.fail_prob * static_cast<double>(e.rounds) + 0.5), e.rounds, 0.95).high);
+}

@@ -262,7 +262,7 @@ TEST_CASE("stratified and plain estimates: unbiased, intervals cover the exact t
     const fault::EstimatorDesign stratified(spec, strata), plain(spec);
     const std::size_t seeds = 1000;
     std::size_t covered_s = 0, covered_p = 0, fail_s = 0, fail_p = 0;
-    double sum_s = 0, sum_p = 0, sq_s = 0, sq_p = 0;
+    double sum_s = 0, sum_p = 0, sq_s = 0, sq_p = 0, width_s = 0, width_p = 0;
     for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
         const auto es = run(stratified, seed, p), ep = run(plain, seed, p);
         REQUIRE(es.rounds == 60);
@@ -272,6 +272,8 @@ TEST_CASE("stratified and plain estimates: unbiased, intervals cover the exact t
         fail_s += es.fail_ci.contains(fail);
         fail_p += ep.fail_ci.contains(fail);
         sum_s += es.top1.mean;
+        width_s += es.top1.ci_halfwidth() / seeds;
+        width_p += ep.top1.ci_halfwidth() / seeds;
         sum_p += ep.top1.mean;
         sq_s += es.top1.mean * es.top1.mean;
         sq_p += ep.top1.mean * ep.top1.mean;
@@ -280,11 +282,13 @@ TEST_CASE("stratified and plain estimates: unbiased, intervals cover the exact t
     const double sd_s = std::sqrt(sq_s / n - mean_s * mean_s), sd_p = std::sqrt(sq_p / n - mean_p * mean_p);
     INFO("truth " << mu << "; stratified mean " << mean_s << " (sd " << sd_s << "), coverage " << covered_s / n << ", P(fail) coverage "
                   << fail_s / n << "; plain mean " << mean_p << " (sd " << sd_p << "), coverage " << covered_p / n << ", P(fail) coverage "
-                  << fail_p / n);
+                  << fail_p / n << "; mean half-widths: stratified " << width_s << ", plain " << width_p);
     CHECK(std::abs(mean_s - mu) < 4 * sd_s / std::sqrt(n));
     CHECK(std::abs(mean_p - mu) < 4 * sd_p / std::sqrt(n));
     CHECK(covered_s / n >= 0.92);
-    CHECK(covered_s / n <= 0.99);
+    // The guard against unseen modes (estimator.hpp) makes the interval conservative here, but
+    // it stays far narrower than plain sampling's at the same budget.
+    CHECK(width_s < width_p / 2);
     CHECK(covered_p / n >= 0.92);
     CHECK(fail_s / n >= 0.95);
     CHECK(fail_p / n >= 0.95);
@@ -460,7 +464,7 @@ TEST_CASE("sign-split strata: unbiased, intervals cover the exact truth, and the
         REQUIRE(by_sign.strata().size() == (budget == 240 ? 11 : 5));
         const std::size_t seeds = 1000;
         std::size_t covered = 0;
-        double sum = 0, sq = 0, sum_c = 0, sq_c = 0;
+        double sum = 0, sq = 0, sum_c = 0, sq_c = 0, width = 0, width_c = 0;
         for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
             const auto run_on = [&](const fault::EstimatorDesign& d) {
                 SignSynthetic s{d, seed, p};
@@ -472,19 +476,23 @@ TEST_CASE("sign-split strata: unbiased, intervals cover the exact truth, and the
             REQUIRE(es.rounds == budget);
             covered += es.top1.ci_low <= mu && mu <= es.top1.ci_high;
             sum += es.top1.mean;
+            width += es.top1.ci_halfwidth() / seeds;
+            width_c += ec.top1.ci_halfwidth() / seeds;
             sq += es.top1.mean * es.top1.mean;
             sum_c += ec.top1.mean;
             sq_c += ec.top1.mean * ec.top1.mean;
         }
         const double n = seeds, mean = sum / n, sd = std::sqrt(sq / n - mean * mean);
         const double mean_c = sum_c / n, sd_c = std::sqrt(sq_c / n - mean_c * mean_c);
-        WARN(budget << " rounds: truth " << mu << "; by sign: mean " << mean << " (sd " << sd << "), coverage " << covered / n << "; by count: mean "
-                    << mean_c << " (sd " << sd_c << ")");
+        WARN(budget << " rounds: truth " << mu << "; by sign: mean " << mean << " (sd " << sd << "), coverage " << covered / n << ", half-width "
+                    << width << "; by count: mean " << mean_c << " (sd " << sd_c << "), half-width " << width_c);
         CHECK(std::abs(mean - mu) < 4 * sd / std::sqrt(n));
         CHECK(std::abs(mean_c - mu) < 4 * sd_c / std::sqrt(n));
         CHECK(covered / n >= 0.92);
-        CHECK(covered / n <= 0.99);
-        if (budget == 240) CHECK(sd < sd_c / 2);
+        if (budget == 240) {
+            CHECK(sd < sd_c / 2);
+            CHECK(width < width_c);  // the split still narrows the (guarded) interval
+        }
     }
 }
 

@@ -14,8 +14,11 @@
 #include <safnet/fault/ber_curve.hpp>
 #include <safnet/fault/sweep.hpp>
 #include <safnet/io/checkpoint.hpp>
+#include <safnet/io/gnuplot.hpp>
 #include <safnet/saf.hpp>
 #include <safnet/train/trainer.hpp>
+
+#include "../../examples/cli.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -189,11 +192,85 @@ inline void parsers(Bytes in) {
     }
 }
 
+/// Shard states as a merge reads them: the input is split at '\x00' into the states' texts.
+/// Accepted: every configuration of the union comes from exactly one shard, and the shards
+/// together own exactly as many configurations as the union holds.
+inline void merge_states(Bytes in) {
+    std::vector<std::pair<std::string, std::string>> states;
+    std::string cur;
+    for (const std::uint8_t b : in) {
+        if (b == 0) {
+            states.emplace_back("shard" + std::to_string(states.size()), cur);
+            cur.clear();
+        } else {
+            cur += static_cast<char>(b);
+        }
+    }
+    states.emplace_back("shard" + std::to_string(states.size()), cur);
+    if (states.size() > 16) return;
+    try {
+        const fault::ShardUnion u = fault::merge_shard_texts(states);
+        require(u.done.size() == u.configurations, "the union holds another number of configurations than the shards own");
+        for (const auto& [key, result] : u.done) require(u.source.count(key) == 1, "a merged configuration without its shard");
+    } catch (const Error&) {
+    }
+}
+
+/// A name (a model file's, a layer's) as plot data: one quoted field on one line, the same length.
+inline void gnuplot_text(Bytes in) {
+    const std::string name(in.begin(), in.end());
+    const std::string field = io::data_text(name);
+    require(field.size() == name.size() + 2 && field.front() == '"' && field.back() == '"', "not one quoted field");
+    for (std::size_t i = 1; i + 1 < field.size(); ++i) {
+        const auto c = static_cast<unsigned char>(field[i]);
+        require(c != '"' && c >= 0x20 && c != 0x7f, "a quote or a control character inside the field");
+    }
+}
+
+/// The tools' flag parsing (examples/cli.hpp's strict numbers under CLI11): the input is split
+/// at '\x00' into arguments. Accepted values are exactly what their text says.
+inline void flags(Bytes in) {
+    std::vector<std::string> args{"tool"};
+    std::string cur;
+    for (const std::uint8_t b : in) {
+        if (b == 0) {
+            args.push_back(cur);
+            cur.clear();
+        } else {
+            cur += static_cast<char>(b);
+        }
+    }
+    args.push_back(cur);
+    if (args.size() > 64) return;
+    CLI::App app{"fuzz"};
+    std::uint64_t count = 0;
+    std::vector<double> rates;
+    long long offset = 0;
+    app.add_option("--count", count);
+    app.add_option("--rates", rates)->delimiter(',');
+    app.add_option("--offset", offset);
+    examples::strict_numbers(app);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    try {
+        app.parse(static_cast<int>(argv.size()), argv.data());
+    } catch (const CLI::ParseError&) {
+        return;
+    }
+    for (const double r : rates) require(std::isfinite(r), "a non-finite rate was accepted");
+    if (app.count("--count")) {
+        const std::string text = app.get_option("--count")->results().back();
+        require(!text.empty() && text.find_first_not_of("0123456789") == std::string::npos && std::to_string(count) == text.substr(std::min(text.find_first_not_of('0'), text.size() - 1)),
+                "--count holds another value than its digits");
+    }
+}
+
 /// Every harness by name (the names of tests/fuzz/fuzz_<name>.cpp and of the corpus folders).
 inline const std::map<std::string, std::function<void(Bytes)>>& harnesses() {
     static const std::map<std::string, std::function<void(Bytes)>> all = {
         {"safetensors", safetensors_file}, {"checkpoint", checkpoint_file}, {"idx", idx_file},
-        {"cifar", cifar_file},             {"campaign_state", campaign_state}, {"parsers", parsers}};
+        {"cifar", cifar_file},             {"campaign_state", campaign_state}, {"parsers", parsers},
+        {"merge", merge_states},           {"gnuplot", gnuplot_text},          {"flags", flags}};
     return all;
 }
 

@@ -138,6 +138,31 @@ put("crashes", "parsers", "norm_nan", b"\x04" + b"nan")
 put("crashes", "parsers", "unsigned_plus", b"\x02" + b"+10")
 put("crashes", "parsers", "codec_bits_overflow_int", b"\x01" + b"q657599104.1657599100")  # found by fuzz_parsers: 1 + I + F overflowed int
 
+# --- merge: shard states joined by NUL bytes
+def shard_state(index, count, keys, finished=True):
+    done = {k: {"clean": [100, 90, 99, 0, 0], "rounds": [[0, 3, [100, 80, 95, 0, 0], 0, 0]], "stored_bits": 32, "tensors": 1, "values": 1}
+            for k in keys}
+    return json.dumps({"identity": {"seed": 1, "rounds": 1}, "done": done,
+                       "run": {"shard": "%d/%d" % (index, count), "flags": ["--seed", "1"], "configurations": len(keys), "finished": finished}})
+
+
+put("corpus", "merge", "two_shards", shard_state(0, 2, ["a|0", "c|0"]) + "\0" + shard_state(1, 2, ["b|0"]))
+put("corpus", "merge", "one_shard", shard_state(0, 1, ["a|0"]))
+put("corpus", "merge", "overlap", shard_state(0, 2, ["a|0"]) + "\0" + shard_state(1, 2, ["a|0"]))
+put("corpus", "merge", "unfinished", shard_state(0, 2, ["a|0"], False) + "\0" + shard_state(1, 2, ["b|0"]))
+
+# --- gnuplot: names as plot data
+put("corpus", "gnuplot", "newline_bang", "m1\n!touch PWNED\n.safetensors")
+put("corpus", "gnuplot", "quotes", "it's \"x\" `id` $(id)")
+put("corpus", "gnuplot", "plain", "resnet20_cifar10_tanh (tanh) fp32")
+
+# --- flags: arguments joined by NUL bytes
+put("corpus", "flags", "valid", "--count\x007\x00--rates\x001e-5,2e-4\x00--offset\x00-3")
+put("corpus", "flags", "wrap", "--count\x00-1")
+put("corpus", "flags", "nan", "--rates\x001e-5,nan")
+put("corpus", "flags", "underflow", "--rates=1e-400")
+put("corpus", "flags", "huge", "--count\x0018446744073709551616")
+
 # --- dictionaries
 dicts = {
     "safetensors": ["dtype", "shape", "data_offsets", "__metadata__", "F32", "F16", "BF16", "F64", "I64", "I32", "U8", "BOOL",
@@ -149,6 +174,10 @@ dicts = {
     "cifar": ["\\x00", "\\x09", "\\x0a", "\\x63", "\\x64", "\\xff"],
     "campaign_state": ["identity", "done", "rounds", "clean", "seed", "stored_bits", "tensors", "values", "{", "}", "[", "]",
                        "1e300", "-1", "4294967296", "18446744073709551615"],
+    "merge": ["identity", "done", "run", "shard", "flags", "configurations", "finished", "true", "false", "0/2", "1/2", "clean",
+              "rounds", "\\x00", "{", "}", "[", "]"],
+    "gnuplot": ["\\x0a", "\\x0d", "\\x22", "'", "!", "`", "$(", "\\x7f"],
+    "flags": ["--count", "--rates", "--offset", "=", ",", "-", "+", " ", "nan", "inf", "1e-400", "0x10", "18446744073709551616", "\\x00"],
     "parsers": ["tanh", "arctan", "softsign", "modtanh", "hardtanh(", "scaledtanh(", "none", "q", ".", "fp16", "bf16", "fp32",
                 "e-", "e+", "nan", "inf", ":", ",", "(", ")", "epoch", "\\x0a", "stuck0", "stuck1", "flip"],
 }

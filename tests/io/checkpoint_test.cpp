@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstring>
+#include <limits>
 #include <random>
 
 using namespace safnet;
@@ -125,4 +126,36 @@ TEST_CASE("hostile checkpoint metadata is refused before a model is built", "[io
     for (const char* bad : {"nan", "inf", "0.5,nan", "1e39", "0.5x"})
         CHECK_THROWS_WITH(io::split_floats(bad, "m: norm_mean"), Catch::Contains("m: norm_mean"));
     CHECK(io::split_floats("0.25,-1e-3", "m") == std::vector<float>{0.25f, -1e-3f});
+}
+
+TEST_CASE("a model file with NaN or Inf parameters or a negative running variance is refused at load", "[io][checkpoint]") {
+    // A diverged training run saves such a file; evaluated, it scored clean 0 and P(fail) 0.
+    TempDir dir("ckpt_nonfinite");
+    const nn::ResNetOptions o{"resnet20", 3, 10, nn::Shortcut::A, Tanh{}};
+    struct Case {
+        std::string tensor;
+        float value;
+        const char* message;
+    };
+    const Case cases[] = {{"layer2.1.conv1.weight", std::numeric_limits<float>::quiet_NaN(), "holds a non-finite value (nan) at index 5"},
+                          {"fc.bias", std::numeric_limits<float>::infinity(), "holds a non-finite value (inf) at index 5"},
+                          {"layer1.0.bn2.running_mean", -std::numeric_limits<float>::infinity(), "non-finite value (-inf)"},
+                          {"layer3.2.bn1.running_var", -0.5f, "negative running variance (-0.500000) at index 5"}};
+    for (const auto& c : cases) {
+        nn::ResNet<float> a(o);
+        a.initialize(1);
+        bool found = false;
+        const auto poison = [&](const std::string& name, nn::Tensor<float>& t) {
+            if (name != c.tensor) return;
+            t.span()[5] = c.value;
+            found = true;
+        };
+        a.for_each_parameter([&](const nn::Parameter<float>& p) { poison(p.name, *p.value); });
+        a.for_each_buffer(poison);
+        REQUIRE(found);
+        const std::string path = dir.file("bad.safetensors");
+        io::save_model(a, path, io::architecture_metadata(a.options()), 1);
+        nn::ResNet<float> b(o);
+        CHECK_THROWS_WITH(io::load_model(b, io::Safetensors::read_file(path)), Catch::Contains("bad.safetensors: tensor '" + c.tensor + "' " + c.message));
+    }
 }

@@ -45,21 +45,26 @@ PY
 if "${convert[@]}" "$work/resnet20.th" "$work/x.safetensors" 2> "$work/err"; then echo "import_pytorch: a file without normalization was converted" >&2; exit 1; fi
 grep -q "no normalization given" "$work/err"
 if "${convert[@]}" "$fixture" "$work/x.safetensors" --norm-mean 0.2 --norm-std 0.3 2> "$work/err"; then echo "import_pytorch: a non-torch file was accepted" >&2; exit 1; fi
-grep -q "cannot be read by torch.load(weights_only=True)" "$work/err"
+grep -q "cannot be read as tensors and plain containers" "$work/err"
 # A checkpoint whose pickle runs code when unpickled (__reduce__ -> os.system) is refused
-# without running it: the importer reads with torch.load(weights_only=True).
+# without running it: the importer unpickles through RestrictedPickle.
 /usr/bin/python3 - "$work" <<'PY'
 import os, sys, torch
 class Exploit:
     def __reduce__(self):
         return (os.system, ("touch " + sys.argv[1] + "/PWNED",))
 torch.save({"state_dict": Exploit()}, sys.argv[1] + "/evil.th")
+torch.save({"state_dict": Exploit()}, sys.argv[1] + "/evil_legacy.th", _use_new_zipfile_serialization=False)
 PY
-if "${convert[@]}" "$work/evil.th" "$work/x.safetensors" --norm-mean 0.2 --norm-std 0.3 2> "$work/err"; then
-    echo "import_pytorch: a code-carrying pickle was converted" >&2; exit 1
-fi
-[[ ! -e "$work/PWNED" ]] || { echo "import_pytorch: unpickling a checkpoint ran its code" >&2; exit 1; }
-grep -q "weights_only=True" "$work/err"
+for evil in evil evil_legacy; do  # the zip format and the legacy one (PyTorch < 1.6, e.g. pytorch_resnet_cifar10's releases)
+    if "${convert[@]}" "$work/$evil.th" "$work/x.safetensors" --norm-mean 0.2 --norm-std 0.3 2> "$work/err"; then
+        echo "import_pytorch: a code-carrying pickle was converted ($evil)" >&2; exit 1
+    fi
+    [[ ! -e "$work/PWNED" ]] || { echo "import_pytorch: unpickling a checkpoint ran its code ($evil)" >&2; exit 1; }
+    grep -q "refused posix.system: only tensors and plain containers are loaded, never code" "$work/err"
+done
+# Crafted and mutated checkpoints: refused with the importer's message, never a traceback.
+/usr/bin/python3 tests/tools/import_pytorch_fuzz.py "$fixture" "$work/fuzz"
 # safnet: the fixture itself (no metadata) is refused without --norm-mean/--norm-std, and the
 # converted file gives the same clean accuracy as the fixture with them.
 run() { "$campaign" --dataset fashion-mnist --dtype fp32 --ber 1e-9 --rounds 1 --test-limit 200 --threads 2 --quiet --cache-mb 0 "$@"; }

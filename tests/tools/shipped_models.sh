@@ -37,3 +37,28 @@ for path in sys.argv[2:]:
     print(f"{path}: clean top-1 {got:.2f} %, metadata {stated:.2f} % {'ok' if ok else 'MISMATCH'}")
 sys.exit(1 if bad else 0)
 PY
+grep -q "warning: .* records" "$work/log" && { echo "shipped_models: the shipped models were flagged against their own records" >&2; exit 1; }
+# A shipped model that was changed after SHA256SUMS listed it is refused, naming both digests.
+mkdir -p "$work/listed"
+cp models/SHA256SUMS models/resnet20_cifar10_tanh.safetensors "$work/listed/"
+printf '\x01' | dd of="$work/listed/resnet20_cifar10_tanh.safetensors" bs=1 seek=5000 conv=notrunc status=none
+if "$campaign" --model "$work/listed/resnet20_cifar10_tanh.safetensors" --dataset cifar10 --data-dir "$data" --ber 0 --rounds 1 --quiet \
+    --out "$work/changed" > "$work/log2" 2>&1; then
+    echo "shipped_models: a model changed after its SHA256SUMS entry was accepted" >&2; exit 1
+fi
+grep -q "resnet20_cifar10_tanh.safetensors: SHA-256 [0-9a-f]* differs from [0-9a-f]* listed in" "$work/log2" || { cat "$work/log2" >&2; exit 1; }
+# Relabelled as unprotected (its metadata says saf=none): it scores otherwise than it records, and the tool says so.
+python3 - models/resnet20_cifar10_tanh.safetensors "$work/relabelled.safetensors" <<'PY'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+h["__metadata__"]["saf"] = "none"
+nh = json.dumps(h).encode()
+nh += b" " * (-len(nh) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(nh)) + nh + b[8 + n:])
+PY
+"$campaign" --model "$work/relabelled.safetensors" --dataset cifar10 --data-dir "$data" --ber 0 --rounds 1 --quiet --out "$work/relabelled" \
+    > "$work/log3" 2>&1 || { cat "$work/log3" >&2; exit 1; }
+grep -q "warning: .*relabelled.safetensors scores .* its file records 92.25 %" "$work/log3" || { cat "$work/log3" >&2; echo "shipped_models: no warning for a relabelled model" >&2; exit 1; }
+echo "shipped_models: ok"

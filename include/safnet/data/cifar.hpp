@@ -46,7 +46,7 @@ inline void append_cifar_bytes(Dataset& ds, const std::vector<std::uint8_t>& byt
 }
 
 inline void append_cifar_file(Dataset& ds, const std::string& path, std::size_t label_bytes, std::size_t label_index) {
-    append_cifar_bytes(ds, io::read_file(path, "file"), path, label_bytes, label_index);
+    append_cifar_bytes(ds, io::read_file(path, "file", io::max_dataset_file_bytes), path, label_bytes, label_index);
 }
 
 inline Dataset empty_cifar(std::string name, std::size_t classes) {

@@ -112,7 +112,7 @@ inline IdxFile parse_idx(std::vector<std::uint8_t> raw, const std::string& path)
     return idx;
 }
 
-inline IdxFile read_idx(const std::string& path) { return parse_idx(io::read_file(path, "IDX file"), path); }
+inline IdxFile read_idx(const std::string& path) { return parse_idx(io::read_file(path, "IDX file", io::max_dataset_file_bytes), path); }
 
 inline Dataset load_idx_dataset(const std::string& images_path, const std::string& labels_path, std::size_t classes = 10) {
     IdxFile im = read_idx(images_path);

@@ -400,7 +400,7 @@ EstimatorDesign campaign_design(const CampaignSpec& spec, const StoredWeights<C,
 template <class Model>
 CampaignResult run_campaign(Model& model, const train::PreparedSet& test, const CampaignSpec& spec,
                             const std::function<void(const RoundResult&)>& on_round = {}, std::vector<RoundResult> resumed = {},
-                            const BatchRunner& runner = {}, const std::optional<train::EvalResult>& resumed_clean = {}) {
+                            const BatchRunner& runner = {}, const std::optional<train::EvalResult>& resumed_clean = {}, bool rederive_clean = false) {
     spec.fault.validate();
     if (spec.rounds == 0) throw Error("fault campaign: rounds must be positive");
     return std::visit([&](const auto& codec) {
@@ -411,7 +411,34 @@ CampaignResult run_campaign(Model& model, const train::PreparedSet& test, const 
         r.stored_bits = store.stored_bits(spec.fault.bit_mask);
         const double resolution = 100.0 / static_cast<double>(std::max<std::size_t>(test.size(), 1));
         const EstimatorDesign design = campaign_design(spec, store, resolution, r.critical_mask, r.critical_bits);
-        if (resumed_clean && design.next_batch(resumed).empty()) {
+        // The faults of a round: its critical count (stratified) and the bits it flips, from its streams alone.
+        const auto inject_round = [&](const WorkItem& item, RoundResult& rr) {
+            rr.round = item.round;
+            rr.stratum = item.stratum;
+            if (design.stratified()) {
+                rr.critical = design.strata().draw_count(item.stratum, spec.seed, item.round);
+                const Stratum& st = design.strata()[item.stratum];
+                const StreamKey critical = CriticalStrata::critical_key(spec.seed, item.round, item.stratum);
+                const StreamKey other = CriticalStrata::other_key(spec.seed, item.round, item.stratum);
+                rr.flips = st.is_split() ? store.inject_conditional(spec.fault, r.critical_mask, st.negative, critical, rr.critical - st.negative,
+                                                                    CriticalStrata::positive_key(spec.seed, item.round, item.stratum), other)
+                                         : store.inject_conditional(spec.fault, r.critical_mask, rr.critical, critical, other);
+            } else {
+                rr.flips = store.inject(spec.fault, StreamKey{spec.seed, item.round, 0});
+            }
+        };
+        // Saved rounds are checked against the faults their streams give (cheap: no evaluation), so
+        // a state edited, truncated or copied from another configuration is refused, not reused.
+        for (const RoundResult& saved : design.in_plan_order(resumed)) {
+            RoundResult check;
+            inject_round({saved.stratum, static_cast<std::uint32_t>(saved.round)}, check);
+            store.restore();
+            if (check.flips != saved.flips || check.critical != saved.critical)
+                throw Error("saved round " + std::to_string(saved.round) + " of stratum " + std::to_string(saved.stratum) + " records " +
+                            std::to_string(saved.flips) + " flips and " + std::to_string(saved.critical) + " critical faults; its seed gives " +
+                            std::to_string(check.flips) + " and " + std::to_string(check.critical) + " (a state of another configuration, or edited)");
+        }
+        if (resumed_clean && !rederive_clean && design.next_batch(resumed).empty()) {
             r.clean = *resumed_clean;
             r.rounds = design.in_plan_order(resumed);
             r.estimate = design.finish(r.rounds, r.clean.accuracy(), test.classes);
@@ -444,19 +471,7 @@ CampaignResult run_campaign(Model& model, const train::PreparedSet& test, const 
         };
         const auto sample = [&](const WorkItem& item) {
             RoundResult rr;
-            rr.round = item.round;
-            rr.stratum = item.stratum;
-            if (design.stratified()) {
-                rr.critical = design.strata().draw_count(item.stratum, spec.seed, item.round);
-                const Stratum& st = design.strata()[item.stratum];
-                const StreamKey critical = CriticalStrata::critical_key(spec.seed, item.round, item.stratum);
-                const StreamKey other = CriticalStrata::other_key(spec.seed, item.round, item.stratum);
-                rr.flips = st.is_split() ? store.inject_conditional(spec.fault, r.critical_mask, st.negative, critical, rr.critical - st.negative,
-                                                                    CriticalStrata::positive_key(spec.seed, item.round, item.stratum), other)
-                                         : store.inject_conditional(spec.fault, r.critical_mask, rr.critical, critical, other);
-            } else {
-                rr.flips = store.inject(spec.fault, StreamKey{spec.seed, item.round, 0});
-            }
+            inject_round(item, rr);
             rr.eval = evaluate_round();
             store.restore();
             return rr;

@@ -11,7 +11,8 @@
 //
 // Plain (spec.rounds = R): rounds first_round .. first_round + R - 1 of stream (seed, round, 0).
 //   mean: the sample mean; interval: betting (statistics.hpp), fixed-n, or time-uniform when
-//   stopping adaptively. P(fail): Clopper-Pearson.
+//   stopping adaptively. P(fail): Clopper-Pearson, or when stopping adaptively the
+//   time-uniform betting interval of the failure indicators (valid at the stopping time).
 // Stratified (CriticalStrata, weights w_s):
 //   mean = sum_s w_s m_s,  SE^2 = sum_s a_s, a_s = w_s^2 g_s / n_s, interval mean +- t_df SE
 //   clipped to [0, 100], df = min(n_s - 1) over the strata holding >= 1 % of SE^2. g_s is the
@@ -298,6 +299,11 @@ private:
         e.top5 = summarize(top5, classes, spec_.confidence, adaptive());
         e.fail_prob = done.empty() ? 0.0 : static_cast<double>(failures) / static_cast<double>(done.size());
         e.fail_ci = clopper_pearson(failures, done.size(), spec_.confidence);
+        if (adaptive() && !done.empty()) {  // stopped at a data-dependent time: Clopper-Pearson's fixed n does not hold there
+            std::vector<double> fails;
+            for (const auto& r : done) fails.push_back(failed(r, clean) ? 1.0 : 0.0);
+            e.fail_ci = betting_interval(fails, spec_.confidence, true);
+        }
         return e;
     }
 

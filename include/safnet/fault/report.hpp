@@ -14,10 +14,14 @@
 //                 a sign-split stratum (negative_faults, "*" if not split), weight, rounds,
 //                 mean, sd, failures
 //   curve.csv     accuracy-vs-BER curves from the exact-count strata: rate, mean, band, tail
+//   paired.csv    paired comparisons (compare_sweep): configuration a minus b at one format
+//                 and rate on the same faults, difference of mean top-1 and of P(fail) with
+//                 intervals (fault/paired.hpp); empty cells where the rounds do not pair
 // Every file is a pure function of the results (wall-clock figures live in the tool's
 // timing.json), so reruns, resumed runs and other thread counts give the same bytes.
 #pragma once
 
+#include <safnet/fault/paired.hpp>
 #include <safnet/fault/sweep.hpp>
 
 #include <nlohmann/json.hpp>
@@ -235,6 +239,69 @@ inline std::string curve_csv(const std::vector<Curve>& curves, const std::vector
             s += csv_escape(models[c.model].label) + "," + csv_escape(models[c.model].saf) + "," + c.dtype + "," + c.protect + "," +
                  std::to_string(c.eligible_bits) + "," + std::to_string(c.k_max) + "," + format_number(p.rate) + "," + format_number(p.mean) + "," +
                  format_number(p.low) + "," + format_number(p.high) + "," + format_number(p.tail, 4) + "\n";
+    return s;
+}
+
+/// One paired comparison of a sweep: configuration a minus configuration b (fault/paired.hpp).
+struct Comparison {
+    std::size_t a = 0, b = 0;  // indices into the sweep's configurations
+    PairedDifference diff;
+};
+
+/// What a configuration is called in comparisons: "model", "model+protect" when protected.
+inline std::string comparison_label(const Configuration& c, const std::vector<SweepModel>& models) {
+    return models[c.model].label + (c.protect == "none" ? "" : "+" + c.protect);
+}
+
+/// Whether `c` answers to `name`: its model's label or SAF, its protection, or model+protect.
+inline bool answers_to(const Configuration& c, const std::vector<SweepModel>& models, const std::string& name) {
+    return name == models[c.model].label || name == models[c.model].saf || name == c.protect || name == comparison_label(c, models);
+}
+
+/// The comparisons `pairs` asks for among the BER configurations of one format and rate each:
+/// every "A:B" pair of names (see answers_to), or with no pairs every configuration against
+/// the baseline of its format and rate: the unprotected (protect none) configuration of the
+/// first model whose SAF is none, or of the first model when none has SAF none.
+inline std::vector<Comparison> compare_sweep(const std::vector<Configuration>& configs, const std::vector<SweepModel>& models,
+                                             const std::vector<std::pair<std::string, std::string>>& pairs, double confidence) {
+    std::vector<Comparison> out;
+    const auto same_cell = [&](const Configuration& x, const Configuration& y) {
+        return x.analysis == "ber" && y.analysis == "ber" && x.dtype == y.dtype && x.rate == y.rate && x.spec.fault.count == y.spec.fault.count;
+    };
+    for (std::size_t i = 0; i < configs.size(); ++i) {
+        const Configuration& a = configs[i];
+        if (a.analysis != "ber") continue;
+        for (std::size_t j = 0; j < configs.size(); ++j) {
+            const Configuration& b = configs[j];
+            if (i == j || !same_cell(a, b)) continue;
+            bool wanted = false;
+            if (pairs.empty()) {
+                std::size_t baseline = configs.size(), first = configs.size();
+                for (std::size_t k = 0; k < configs.size(); ++k) {
+                    if (!same_cell(configs[k], b) || configs[k].protect != "none") continue;
+                    if (first == configs.size()) first = k;
+                    if (baseline == configs.size() && models[configs[k].model].saf == "none") baseline = k;
+                }
+                wanted = j == (baseline == configs.size() ? first : baseline);
+            } else {
+                for (const auto& [x, y] : pairs) wanted = wanted || (answers_to(a, models, x) && answers_to(b, models, y));
+            }
+            if (wanted) out.push_back({i, j, paired_difference(a.result, b.result, a.spec.fail_drop, confidence)});
+        }
+    }
+    return out;
+}
+
+inline std::string paired_csv(const std::vector<Comparison>& cs, const std::vector<Configuration>& configs, const std::vector<SweepModel>& models) {
+    std::string s = "dtype,rate,a,b,paired,pairs,diff_top1,diff_ci_low,diff_ci_high,diff_fail,diff_fail_ci_low,diff_fail_ci_high,method,note\n";
+    for (const auto& c : cs) {
+        const Configuration &a = configs[c.a], &b = configs[c.b];
+        const auto& d = c.diff;
+        const auto num = [&](double v) { return d.paired ? format_number(v) : std::string(); };
+        s += a.dtype + "," + format_number(a.rate) + "," + csv_escape(comparison_label(a, models)) + "," + csv_escape(comparison_label(b, models)) + "," +
+             (d.paired ? "yes" : "no") + "," + std::to_string(d.pairs) + "," + num(d.mean) + "," + num(d.ci.low) + "," + num(d.ci.high) + "," +
+             num(d.fail) + "," + num(d.fail_ci.low) + "," + num(d.fail_ci.high) + "," + d.method + "," + csv_escape(d.why) + "\n";
+    }
     return s;
 }
 

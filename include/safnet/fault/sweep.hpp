@@ -78,6 +78,7 @@ struct SweepModel {
     nn::ResNet<float>* net = nullptr;
     const train::PreparedSet* test = nullptr;
     const train::PreparedSet* calibration = nullptr;  // clipact thresholds; null = the test set
+    std::string metadata_digest{};                    // of the model file's metadata (io::metadata_digest); part of the identity
 };
 
 struct Configuration {
@@ -285,10 +286,29 @@ inline std::string model_digest(nn::ResNet<float>& net) {
     return b;
 }
 
-/// The identity of a sweep for resuming: every option that changes its results, and the models' contents.
+/// FNV-1a digest of a prepared image set: its normalized images and its labels, so the data
+/// actually evaluated and the normalization applied to it both count.
+inline std::string set_digest(const train::PreparedSet& set) {
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    const auto add = [&](const void* data, std::size_t n) {
+        const auto* bytes = static_cast<const unsigned char*>(data);
+        for (std::size_t i = 0; i < n; ++i) h = (h ^ bytes[i]) * 0x100000001b3ull;
+    };
+    add(set.images.data(), set.images.size() * sizeof(float));
+    add(set.labels.data(), set.labels.size() * sizeof(std::int32_t));
+    char b[20];
+    std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(h));
+    return b;
+}
+
+/// The identity of a sweep for resuming and merging: every option that changes its results, and
+/// per model its weights, its file's metadata, and the test (and calibration) images it is
+/// evaluated on after normalization.
 inline nlohmann::json sweep_identity(const SweepSpec& s, const std::vector<SweepModel>& models, const std::string& dataset, std::size_t test_images) {
     nlohmann::json paths = nlohmann::json::array();
-    for (const auto& m : models) paths.push_back(m.path + " (" + m.saf + ", digest " + model_digest(*m.net) + ")");
+    for (const auto& m : models)
+        paths.push_back(m.path + " (" + m.saf + ", digest " + model_digest(*m.net) + ", metadata " + m.metadata_digest + ", test data " +
+                        set_digest(*m.test) + (m.calibration ? ", calibration data " + set_digest(*m.calibration) : std::string()) + ")");
     nlohmann::ordered_json j = {{"safnet_version", version_string}, {"models", paths}, {"dataset", dataset}, {"test_images", test_images},
                                 {"dtypes", s.dtypes}, {"bers", s.bers}, {"fault", fault_kind_name(s.kind)}, {"bits", hex_mask(s.bit_mask)},
                                 {"flips", s.flips}, {"protect", s.protect}, {"weights", s.selection.weights}, {"biases", s.selection.biases},
@@ -326,7 +346,7 @@ public:
     void load() {
         done_.clear();
         if (!std::filesystem::exists(path_)) return;
-        const auto bytes = io::read_file(path_.string(), "the campaign state");
+        const auto bytes = io::read_file(path_.string(), "the campaign state", io::max_state_file_bytes);
         parse(std::string(bytes.begin(), bytes.end()));
     }
 
@@ -434,11 +454,31 @@ inline train::EvalResult clean_from_json(const nlohmann::json& j, std::size_t te
     return clean;
 }
 
+/// The union of finished shard states (see the header comment).
+struct ShardUnion {
+    nlohmann::json identity, flags;
+    std::size_t configurations = 0;  // owned by the shards together
+    std::map<std::string, nlohmann::json> done;
+    std::map<std::string, std::string> source;  // configuration key -> the shard state holding it
+};
+
+/// The shard state a merged configuration came from.
+inline std::string merge_source(const ShardUnion& u, const std::string& key) {
+    const auto it = u.source.find(key);
+    return it == u.source.end() ? "merge" : it->second;
+}
+
+
 /// Runs `configs` (from plan_sweep) in order; see the header comment. `on_round(i, round)` and
 /// `on_done(i)` report progress (optional); `runner` runs each batch of rounds (estimator.hpp).
+/// `merged` (a merge: `state` holds the union of the shards' results): nothing is computed but
+/// each configuration's clean pass, which must equal the one its shard saved; a result that
+/// lacks rounds, or whose rounds' faults differ from what their seeds give, is refused naming
+/// the shard's state file and the configuration.
 inline void run_sweep(std::vector<Configuration>& configs, std::vector<SweepModel>& models, SweepState& state, bool resume,
                       const std::function<void(std::size_t, const RoundResult&)>& on_round = {},
-                      const std::function<void(std::size_t, bool)>& on_done = {}, const BatchRunner& runner = {}) {
+                      const std::function<void(std::size_t, bool)>& on_done = {}, const BatchRunner& runner = {},
+                      const ShardUnion* merged = nullptr) {
     if (resume) state.load();
     for (std::size_t i = 0; i < configs.size(); ++i) {
         Configuration& c = configs[i];
@@ -464,41 +504,46 @@ inline void run_sweep(std::vector<Configuration>& configs, std::vector<SweepMode
         }) : BatchRunner{};
         const std::size_t saved_rounds = resumed.size();
         std::size_t ran = 0;
-        c.result = run_campaign(*m.net, *m.test, c.spec, [&](const RoundResult& r) {
-            ++ran;
-            if (on_round) on_round(i, r);
-        }, std::move(resumed), named, resumed_clean);
+        const std::string where = merged ? merge_source(*merged, c.key()) : state.path().string();
+        try {
+            c.result = run_campaign(*m.net, *m.test, c.spec, [&](const RoundResult& r) {
+                if (merged) throw Error("the saved result lacks rounds its design plans (a merge computes none; resume that shard first)");
+                ++ran;
+                if (on_round) on_round(i, r);
+            }, std::move(resumed), named, resumed_clean, merged != nullptr);
+        } catch (const std::exception& e) {
+            if (!saved) throw;
+            throw Error(where + ": configuration " + c.key() + ": " + e.what());
+        }
+        if (merged && resumed_clean && !(c.result.clean == *resumed_clean))
+            throw Error(where + ": configuration " + c.key() + ": the saved clean pass scored " + std::to_string(resumed_clean->top1) + " of " +
+                        std::to_string(resumed_clean->images) + " images, the model scores " + std::to_string(c.result.clean.top1));
         // A saved configuration is rewritten only when this design needed other rounds than it holds.
         if (!saved || ran > 0 || c.result.rounds.size() != saved_rounds) state.put(c.key(), result_json(c.result));
         if (on_done) on_done(i, saved != nullptr && ran == 0);
     }
 }
 
-/// The union of finished shard states (see the header comment).
-struct ShardUnion {
-    nlohmann::json identity, flags;
-    std::size_t configurations = 0;  // owned by the shards together
-    std::map<std::string, nlohmann::json> done;
-};
 
-inline ShardUnion merge_shard_states(const std::vector<std::filesystem::path>& paths) {
-    if (paths.empty()) throw Error("merge: no shard directories given");
+/// The union of shard states given as (name, text) pairs, the name standing for the file in
+/// messages; merge_shard_states reads the files and calls this.
+inline ShardUnion merge_shard_texts(const std::vector<std::pair<std::string, std::string>>& states) {
+    if (states.empty()) throw Error("merge: no shard directories given");
     ShardUnion u;
-    std::vector<bool> seen(paths.size(), false);
-    for (std::size_t n = 0; n < paths.size(); ++n) {
-        const std::string where = paths[n].string();
+    std::vector<bool> seen(states.size(), false);
+    for (std::size_t n = 0; n < states.size(); ++n) {
+        const std::string& where = states[n].first;
         nlohmann::json state;
         try {
-            const auto bytes = io::read_file(where, "a shard's campaign state");
-            state = nlohmann::json::parse(bytes.begin(), bytes.end());
+            state = nlohmann::json::parse(states[n].second);
             if (!state.is_object() || !state.contains("identity") || !state.contains("done") || !state.at("done").is_object() || !state.contains("run"))
                 throw Error(where + ": not a campaign state with 'identity', 'run' and 'done'");
             const auto& run = state.at("run");
             if (!run.contains("shard") || !run.contains("flags") || !run.contains("configurations"))
                 throw Error(where + ": the state has no shard information (a run without --shard?)");
             const Shard sh = Shard::parse(run.at("shard").get<std::string>(), where + ": shard");
-            if (sh.count != paths.size())
-                throw Error(where + ": is shard " + sh.text() + ", but " + std::to_string(paths.size()) + " shard directories were given");
+            if (sh.count != states.size())
+                throw Error(where + ": is shard " + sh.text() + ", but " + std::to_string(states.size()) + " shard directories were given");
             if (seen[sh.index]) throw Error(where + ": shard " + sh.text() + " is given twice");
             seen[sh.index] = true;
             const std::size_t owned = run.at("configurations").get<std::size_t>();
@@ -510,18 +555,29 @@ inline ShardUnion merge_shard_states(const std::vector<std::filesystem::path>& p
                 u.flags = run.at("flags");
             } else if (state.at("identity") != u.identity) {
                 const auto key = detail::first_difference(u.identity, state.at("identity")).value_or("?");
-                throw Error("merge: " + where + " comes from other options or models than " + paths[0].string() + ": '" + key + "' is " +
+                throw Error("merge: " + where + " comes from other options or models than " + states[0].first + ": '" + key + "' is " +
                             (state.at("identity").contains(key) ? state.at("identity").at(key).dump() : "unset") + " there and " +
                             (u.identity.contains(key) ? u.identity.at(key).dump() : "unset") + " in the first");
             }
             u.configurations += owned;
             for (auto it = state.at("done").begin(); it != state.at("done").end(); ++it)
                 if (!u.done.emplace(it.key(), it.value()).second) throw Error("merge: configuration " + it.key() + " is in two shards");
+                else u.source[it.key()] = where;
         } catch (const nlohmann::json::exception& e) {
             throw Error(where + ": corrupt campaign state (" + e.what() + ")");
         }
     }
     return u;
+}
+
+/// The union of the shard states at `paths` (each DIR_i/campaign-state.json).
+inline ShardUnion merge_shard_states(const std::vector<std::filesystem::path>& paths) {
+    std::vector<std::pair<std::string, std::string>> states;
+    for (const auto& p : paths) {
+        const auto bytes = io::read_file(p.string(), "a shard's campaign state", io::max_state_file_bytes);
+        states.emplace_back(p.string(), std::string(bytes.begin(), bytes.end()));
+    }
+    return merge_shard_texts(states);
 }
 
 }  // namespace safnet::fault

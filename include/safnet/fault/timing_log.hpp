@@ -18,6 +18,8 @@
 
 #include <safnet/io/atomic_file.hpp>
 
+#include <safnet/io/read_file.hpp>
+
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -81,10 +83,10 @@ private:
     }
 
     void load_earlier() {
-        std::ifstream in(path_);
-        if (!in) return;
+        if (!std::filesystem::exists(path_)) return;
         try {
-            const auto j = nlohmann::ordered_json::parse(in);
+            const auto bytes = io::read_file(path_.string(), "the timing log", io::max_state_file_bytes);
+            const auto j = nlohmann::ordered_json::parse(bytes.begin(), bytes.end());
             for (const auto& e : j.at("configurations")) {
                 const auto& seconds = e.at("seconds");
                 if (!seconds.is_null() && !(seconds.is_number() && seconds.get<double>() >= 0)) throw std::runtime_error("a 'seconds' that is not a time");

@@ -25,6 +25,7 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -84,9 +85,24 @@ void save_model(Model& model, const std::string& path, Metadata metadata, std::i
     w.write(path);
 }
 
+/// Refuses values no trained model holds: NaN or Inf anywhere (a diverged run; every campaign
+/// on it would report clean 0 and P(fail) 0), and a negative BatchNorm running variance.
+template <class Values>
+void check_values(const std::string& source, const std::string& name, const Values& v) {
+    const bool variance = detail::ends_with(name, "running_var");
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        if (!std::isfinite(v[i]))
+            throw Error(source + ": tensor '" + name + "' holds a non-finite value (" + std::to_string(v[i]) + ") at index " + std::to_string(i) +
+                        "; a model with NaN or Inf parameters cannot be evaluated");
+        if (variance && v[i] < 0)
+            throw Error(source + ": tensor '" + name + "' holds a negative running variance (" + std::to_string(v[i]) + ") at index " + std::to_string(i));
+    }
+}
+
 /// Loads every parameter and buffer of `model` from `file` (converting F16/BF16/F64 to the
 /// model's scalar type) and refreshes the SAF weights. Strict: a missing tensor, a shape
-/// that differs, or a tensor the model does not have is an error naming the file and tensor.
+/// that differs, a tensor the model does not have, or a value check_values refuses is an
+/// error naming the file and tensor.
 /// Tensors whose name starts with one of `ignore_prefixes` (e.g. optimizer state) and
 /// BN "num_batches_tracked" counters are skipped.
 template <class Model>
@@ -99,6 +115,7 @@ void load_model(Model& model, const Safetensors& file, const std::vector<std::st
         if (info.shape != detail::dims_of(t.shape()))
             throw Error(file.source() + ": tensor '" + name + "' has shape " + info.shape_str() + ", the model expects " + t.shape().str());
         file.read_floats(name, t.span());
+        check_values(file.source(), name, t.span());
         used.insert(name);
     };
     model.for_each_parameter([&](const nn::Parameter<T>& p) { load(p.name, *p.value); });

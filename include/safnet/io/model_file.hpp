@@ -11,15 +11,21 @@
 //             file's norm_mean/norm_std; a file without them and no override is refused (a
 //             model means something only with the normalization it was trained with, so it is
 //             never guessed from the dataset); norm matches the channel count (checked).
-// label is the file name without its extension; saf the SAF's registry name.
+// label is the file name without its extension; saf the SAF's registry name. A file listed in a
+// SHA256SUMS beside it must match its listed digest (io/sha256.hpp); recorded_accuracy and
+// recorded_dataset are what the file says it scored, for the tools to compare with what it does.
 #pragma once
 
 #include <safnet/data/dataset.hpp>
 #include <safnet/error.hpp>
+#include <safnet/checked.hpp>
 #include <safnet/io/checkpoint.hpp>
+#include <safnet/io/sha256.hpp>
 #include <safnet/nn/resnet.hpp>
 #include <safnet/saf.hpp>
 
+#include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -27,8 +33,24 @@
 
 namespace safnet::io {
 
+/// FNV-1a digest of a file's metadata (every key and value, in key order).
+inline std::string metadata_digest(const Metadata& meta) {
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    for (const auto& [k, v] : meta)
+        for (const std::string* part : {&k, &v}) {
+            for (const char c : *part) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
+            h = (h ^ 0xffu) * 0x100000001b3ull;  // a separator no UTF-8 text holds
+        }
+    char b[20];
+    std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(h));
+    return b;
+}
+
 struct ModelFile {
-    std::string path, label, saf;
+    std::string path, label, saf, metadata_digest;
+    std::string recorded_dataset;  // the file's "dataset" metadata ("" if none)
+    std::optional<double> recorded_accuracy;  // its "test_accuracy", when recorded
+    std::optional<std::size_t> recorded_test_images;  // the images that accuracy was measured on, when recorded
     std::unique_ptr<nn::ResNet<float>> net;
     data::Normalization norm;
 };
@@ -38,7 +60,13 @@ inline ModelFile open_model(const std::string& path, const data::Dataset& test, 
     ModelFile m;
     m.path = path;
     m.label = std::filesystem::path(path).stem().string();
+    verify_listed_checksum(path);  // a shipped model is checked against the SHA256SUMS beside it
     const auto file = Safetensors::read_file(path);
+    m.metadata_digest = io::metadata_digest(file.metadata());
+    m.recorded_dataset = file.meta("dataset");
+    if (!file.meta("test_images").empty())
+        m.recorded_test_images = static_cast<std::size_t>(parse_unsigned(file.meta("test_images"), std::size_t{1} << 40, path + ": metadata 'test_images'"));
+    if (!file.meta("test_accuracy").empty()) m.recorded_accuracy = parse_finite(file.meta("test_accuracy"), path + ": metadata 'test_accuracy'");
     nn::ResNetOptions o = resnet_options(file);
     if (!saf_override.empty()) o.saf = saf_from_name(saf_override);
     if (o.in_channels != test.channels)

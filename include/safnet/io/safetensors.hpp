@@ -98,7 +98,7 @@ struct TensorInfo {
 class Safetensors {
 public:
     static Safetensors read_file(const std::string& path) {
-        return parse(io::read_file(path, "safetensors file"), path);
+        return parse(io::read_file(path, "safetensors file", max_model_file_bytes), path);
     }
 
     /// Validates `bytes` as a safetensors file; `source` names it in errors.

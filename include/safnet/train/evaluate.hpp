@@ -26,6 +26,7 @@ struct EvalResult {
     std::size_t images = 0, top1 = 0, top5 = 0, nan_images = 0, inf_images = 0;
     double accuracy() const noexcept { return images ? 100.0 * static_cast<double>(top1) / static_cast<double>(images) : 0.0; }
     double top5_accuracy() const noexcept { return images ? 100.0 * static_cast<double>(top5) / static_cast<double>(images) : 0.0; }
+    friend bool operator==(const EvalResult&, const EvalResult&) = default;
 };
 
 /// A test split as one normalized float tensor plus labels.

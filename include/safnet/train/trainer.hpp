@@ -31,7 +31,9 @@
 
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <sstream>
 #include <variant>
@@ -118,9 +120,24 @@ public:
 
     Trainer(Model& model, const data::Dataset& train, const data::Dataset& test, TrainOptions o)
         : model_(model), train_(train), o_(std::move(o)), optimizer_(make_optimizer(o_)) {
-        if (o_.epochs == 0) throw Error("--epochs must be positive");
-        if (o_.batch == 0) throw Error("--batch must be positive");
-        if (!(o_.lr > 0) || !std::isfinite(o_.lr)) throw Error("--lr must be a positive number");
+        if (o_.epochs == 0) throw Error("training: epochs must be positive");
+        if (o_.batch == 0) throw Error("training: the batch size must be positive");
+        if (!(o_.lr > 0) || !std::isfinite(o_.lr)) throw Error("training: the learning rate must be a positive finite number");
+        if (!(o_.momentum >= 0 && o_.momentum < 1)) throw Error("training: momentum must be in [0, 1), got " + std::to_string(o_.momentum));
+        if (!(o_.weight_decay >= 0 && o_.weight_decay <= 1)) throw Error("training: weight decay must be in [0, 1], got " + std::to_string(o_.weight_decay));
+        if (!(o_.label_smoothing >= 0 && o_.label_smoothing < 1))
+            throw Error("training: label smoothing must be in [0, 1), got " + std::to_string(o_.label_smoothing));
+        if (o_.stop_after && o_.out.empty())
+            throw Error("training: stopping after " + std::to_string(o_.stop_after) + " epochs needs an output path (nothing would be saved to resume from)");
+        if (!o_.csv.empty() && !o_.out.empty()) {
+            const auto same = [](const std::string& a, const std::string& b) {
+                return std::filesystem::weakly_canonical(a) == std::filesystem::weakly_canonical(b);
+            };
+            if (same(o_.csv, o_.out) || same(o_.csv, state_path(o_.out)))
+                throw Error("training: the CSV log " + o_.csv + " is the model or its training state; give it another path");
+        }
+        if (o_.warmup_epochs > o_.epochs)
+            throw Error("training: " + std::to_string(o_.warmup_epochs) + " warm-up epochs exceed the " + std::to_string(o_.epochs) + " epochs");
         if (train.classes != model.options().num_classes || test.classes != model.options().num_classes)
             throw Error("dataset " + train.name + " has " + std::to_string(train.classes) + " classes, the model " +
                         std::to_string(model.options().num_classes));
@@ -157,7 +174,7 @@ public:
                 {"optimizer", o_.optimizer}, {"lr", num(o_.lr)}, {"momentum", num(o_.momentum)}, {"wd", num(o_.weight_decay)},
                 {"nesterov", o_.nesterov ? "1" : "0"}, {"schedule", o_.schedule}, {"warmup", std::to_string(o_.warmup_epochs)},
                 {"label_smoothing", num(o_.label_smoothing)}, {"seed", std::to_string(o_.seed)},
-                {"train_limit", std::to_string(o_.train_limit)}, {"augment", std::to_string(o_.augment.pad) + (o_.augment.flip ? "+flip" : "")},
+                {"train_limit", std::to_string(o_.train_limit)}, {"test_limit", std::to_string(o_.test_limit)}, {"augment", std::to_string(o_.augment.pad) + (o_.augment.flip ? "+flip" : "")},
                 {"norm", io::join_floats(o_.norm.mean) + "/" + io::join_floats(o_.norm.std)}};
     }
 
@@ -202,6 +219,11 @@ private:
             std::visit([&](auto& opt) { opt.set_lr(lr); }, optimizer_);
             const auto& logits = model_.forward(b.images, nn::Mode::train);
             const double loss = ce.forward(logits, b.labels);
+            if (!std::isfinite(loss)) {  // diverged: stop before a non-finite model can be saved and then measured as robust
+                char what[160];
+                std::snprintf(what, sizeof what, "the loss of epoch %zu, batch %zu is %g at learning rate %g", epoch + 1, index + 1, std::abs(loss), lr);
+                throw Error(std::string("training diverged: ") + what + "; nothing of this epoch is saved (lower the learning rate)");
+            }
             correct += nn::count_correct(logits, b.labels);
             ce.backward(dlogits);
             model_.backward(dlogits);
@@ -219,6 +241,13 @@ private:
                 on_batch(p);
             }
         }
+        // The last step's update is not seen by any loss: check the weights it produced.
+        model_.for_each_parameter([&](const nn::Parameter<float>& p) {
+            for (const float v : p.value->span())
+                if (!std::isfinite(v))
+                    throw Error("training diverged: parameter '" + p.name + "' holds " + std::to_string(v) + " after epoch " + std::to_string(epoch + 1) +
+                                "; nothing of this epoch is saved (lower the learning rate)");
+        });
         rec.seconds = std::chrono::duration<double>(clock::now() - start).count();
         rec.train_loss = loss_sum / static_cast<double>(std::max<std::size_t>(seen, 1));
         rec.train_accuracy = 100.0 * static_cast<double>(correct) / static_cast<double>(std::max<std::size_t>(seen, 1));
@@ -236,6 +265,7 @@ private:
             char acc[32];
             std::snprintf(acc, sizeof acc, "%.2f", history_.back().test_accuracy);
             m["test_accuracy"] = acc;
+            m["test_images"] = std::to_string(test_.size());  // what test_accuracy was measured on
         }
         if (!o_.norm.empty()) {
             m["norm_mean"] = io::join_floats(o_.norm.mean);

@@ -1,0 +1,151 @@
+// safnet/fault/paired.hpp — is defence A better than B on the same faults, and by how much:
+// the difference of two configurations' mean top-1 and P(fail) from their rounds paired one to
+// one, with an interval.
+//
+// Common random numbers (a guarantee of the campaign, docs/campaigns.md): round r of a plain
+// design draws its faults from stream (seed, r, 0), and round r of stratum s of a stratified
+// design from the streams of (seed, r, s), over the store's eligible bits. So two
+// configurations with the same seed, the same stored shapes (equal stored bits) and the same
+// design (both plain, or the same strata with the same critical mask) see exactly the same
+// faults in rounds with the same key — every protection of one model, and every model of one
+// architecture whose strata agree, at one format and rate. The difference of such rounds is
+// free of the variance the faults share, which is most of it.
+//
+// paired_difference(a, b, fail_drop, confidence):
+//   requires: a and b from campaigns of the same seed (not checked: the seed is the caller's).
+//   pairable: both plain with equal stored bits, or both stratified with identical strata
+//     (ranges, sign split, weights), critical masks and stored bits; otherwise paired = false
+//     and `why` says what differs (no interval is given: unpaired rounds do not measure this).
+//   Rounds are matched by (stratum, round); rounds only one side ran are left out.
+//   plain: d_r = top1_a - top1_b in [-100, 100]; mean and the betting interval (statistics.hpp,
+//     time-uniform when either side stopped adaptively) of (d + 100) / 200. P(fail) difference:
+//     f_r = fail_a - fail_b in {-1, 0, 1}, the betting interval of (f + 1) / 2. Distribution-free.
+//   stratified: sum_s w_s mean_s(d) with the guarded stratified interval of estimator.hpp on
+//     (d + 100) / 2, scaled back (every stratum needs 2 pairs); P(fail) likewise.
+//   A round fails when its top-1 is more than fail_drop points below its own configuration's clean top-1.
+#pragma once
+
+#include <safnet/fault/campaign.hpp>
+#include <safnet/fault/statistics.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace safnet::fault {
+
+struct PairedDifference {
+    bool paired = false;
+    std::string why;         // when not paired: what keeps the rounds from pairing
+    std::size_t pairs = 0;   // matched rounds
+    double mean = 0;         // top-1 of a minus b, points
+    Interval ci{-100, 100};
+    double fail = 0;         // P(fail) of a minus b
+    Interval fail_ci{-1, 1};
+    std::string method;      // "betting" | "betting-time-uniform" | "stratified-guarded-t"
+};
+
+namespace detail {
+
+inline bool same_strata(const Estimate& a, const Estimate& b) {
+    if (a.strata.size() != b.strata.size()) return false;
+    for (std::size_t s = 0; s < a.strata.size(); ++s) {
+        const Stratum &x = a.strata[s].stratum, &y = b.strata[s].stratum;
+        if (x.k_low != y.k_low || x.k_high != y.k_high || x.negative != y.negative || x.weight != y.weight) return false;
+    }
+    return true;
+}
+
+/// Why a and b cannot be paired ("" when they can).
+inline std::string pairing_problem(const CampaignResult& a, const CampaignResult& b) {
+    if (a.stored_bits != b.stored_bits)
+        return "their stored bits differ (" + std::to_string(a.stored_bits) + " and " + std::to_string(b.stored_bits) + "), so the faults differ";
+    if (a.estimate.estimator != b.estimate.estimator) return "one is stratified, the other plain";
+    if (a.estimate.estimator == Estimator::stratified && (a.critical_mask != b.critical_mask || !same_strata(a.estimate, b.estimate)))
+        return "their strata differ (critical bits or the sign split's weights)";
+    return "";
+}
+
+/// Interval of the mean of x in [lo, hi] by betting, mapped back.
+inline Interval betting_on(const std::vector<double>& x, double lo, double hi, double confidence, bool time_uniform) {
+    std::vector<double> u(x.size());
+    for (std::size_t i = 0; i < x.size(); ++i) u[i] = std::clamp((x[i] - lo) / (hi - lo), 0.0, 1.0);
+    const Interval c = betting_interval(u, confidence, time_uniform);
+    return {lo + c.low * (hi - lo), lo + c.high * (hi - lo)};
+}
+
+/// Stratified mean and guarded t interval of per-stratum values in [lo, hi] (weights w).
+inline std::pair<double, Interval> stratified_on(const std::vector<std::vector<double>>& x, const std::vector<double>& w, double lo, double hi,
+                                                 double confidence) {
+    const double span = hi - lo;
+    double mean = 0, var = 0;
+    std::vector<double> share(x.size());
+    for (std::size_t s = 0; s < x.size(); ++s) {
+        std::vector<double> scaled(x[s].size());
+        for (std::size_t i = 0; i < x[s].size(); ++i) scaled[i] = 100 * (x[s][i] - lo) / span;
+        double m = 0;
+        for (double v : scaled) m += v;
+        m /= static_cast<double>(scaled.size());
+        mean += w[s] * (lo + m * span / 100);
+        share[s] = w[s] * w[s] * guarded_variance(scaled, m, unseen_mode_weight) * (span / 100) * (span / 100) / static_cast<double>(scaled.size());
+        var += share[s];
+    }
+    double df = std::numeric_limits<double>::infinity();
+    for (std::size_t s = 0; s < x.size(); ++s)
+        if (share[s] > 0 && share[s] >= 0.01 * var) df = std::min(df, static_cast<double>(x[s].size()) - 1);
+    const double half = var > 0 ? student_t_quantile(df, confidence) * std::sqrt(var) : 0.0;
+    return {mean, {std::clamp(mean - half, lo, hi), std::clamp(mean + half, lo, hi)}};
+}
+
+}  // namespace detail
+
+inline PairedDifference paired_difference(const CampaignResult& a, const CampaignResult& b, double fail_drop, double confidence) {
+    PairedDifference p;
+    p.why = detail::pairing_problem(a, b);
+    if (!p.why.empty()) return p;
+    const bool stratified = a.estimate.estimator == Estimator::stratified;
+    const std::size_t S = stratified ? a.estimate.strata.size() : 1;
+    std::map<std::pair<std::size_t, std::size_t>, const RoundResult*> of_b;
+    for (const auto& r : b.rounds) of_b[{r.stratum, r.round}] = &r;
+    std::vector<std::vector<double>> d(S), f(S);
+    const double clean_a = a.clean.accuracy(), clean_b = b.clean.accuracy();
+    for (const auto& r : a.rounds) {
+        const auto it = of_b.find({r.stratum, r.round});
+        if (it == of_b.end() || r.stratum >= S) continue;
+        const RoundResult& q = *it->second;
+        d[r.stratum].push_back(r.eval.accuracy() - q.eval.accuracy());
+        f[r.stratum].push_back((r.eval.accuracy() < clean_a - fail_drop ? 1.0 : 0.0) - (q.eval.accuracy() < clean_b - fail_drop ? 1.0 : 0.0));
+        ++p.pairs;
+    }
+    for (std::size_t s = 0; s < S; ++s)
+        if (d[s].size() < 2) {
+            p.why = stratified ? "stratum " + std::to_string(s) + " has " + std::to_string(d[s].size()) + " matched rounds (needs 2)"
+                               : std::to_string(d[s].size()) + " matched rounds (needs 2)";
+            return p;
+        }
+    p.paired = true;
+    if (!stratified) {
+        const bool uniform = a.estimate.adaptive || b.estimate.adaptive;
+        double sd = 0, sf = 0;
+        for (double v : d[0]) sd += v;
+        for (double v : f[0]) sf += v;
+        p.mean = sd / static_cast<double>(d[0].size());
+        p.fail = sf / static_cast<double>(f[0].size());
+        p.ci = detail::betting_on(d[0], -100, 100, confidence, uniform);
+        p.fail_ci = detail::betting_on(f[0], -1, 1, confidence, uniform);
+        p.method = uniform ? "betting-time-uniform" : "betting";
+        return p;
+    }
+    std::vector<double> w(S);
+    for (std::size_t s = 0; s < S; ++s) w[s] = a.estimate.strata[s].stratum.weight;
+    std::tie(p.mean, p.ci) = detail::stratified_on(d, w, -100, 100, confidence);
+    std::tie(p.fail, p.fail_ci) = detail::stratified_on(f, w, -1, 1, confidence);
+    p.method = "stratified-guarded-t";
+    return p;
+}
+
+}  // namespace safnet::fault
