@@ -122,10 +122,28 @@ struct Cell {
     Shape shape;
 };
 
-struct CellResult {
-    std::size_t covered = 0, fail_covered = 0, seeds = 0, above = 0;
-    double width = 0, rounds = 0;
+/// What every cell counts over its seeds.
+struct Tally {
+    std::size_t covered = 0, fail_covered = 0, seeds = 0;
+    double width = 0;
+    void add(const Tally& o) {
+        covered += o.covered;
+        fail_covered += o.fail_covered;
+        seeds += o.seeds;
+        width += o.width;
+    }
+};
+
+struct CellResult : Tally {
+    std::size_t above = 0;
+    double rounds = 0;
     std::map<std::string, std::size_t> kinds;
+    void merge(const CellResult& o) {
+        add(o);
+        above += o.above;
+        rounds += o.rounds;
+        for (const auto& [k, n] : o.kinds) kinds[k] += n;
+    }
 };
 
 EstimatorDesign design_for(const Cell& c) {
@@ -139,47 +157,48 @@ EstimatorDesign design_for(const Cell& c) {
     return plan_design(q);
 }
 
-CellResult run_cell(const Cell& c, std::size_t seeds, unsigned threads) {
-    const EstimatorDesign design = design_for(c);
-    const double mu = truth_mean(c.rate, c.shape), pf = truth_fail(c.rate, c.shape);
-    std::vector<CellResult> part(threads);
+/// Seeds 1 .. seeds over `threads` threads: body(seed, part) fills each thread's part, merge adds the parts up.
+template <class Result, class Body, class Merge>
+Result over_seeds(std::size_t seeds, unsigned threads, Body body, Merge merge) {
+    std::vector<Result> part(threads);
     std::atomic<std::size_t> next{1};
     std::vector<std::thread> pool;
     for (unsigned t = 0; t < threads; ++t)
         pool.emplace_back([&, t] {
-            for (std::size_t seed; (seed = next++) <= seeds;) {
-                std::vector<RoundResult> done;
-                run_design(design, Synthetic{design, seed, c.rate, c.shape}, done);
-                const Estimate e = design.finish(done, clean, 10);
-                auto& r = part[t];
-                ++r.seeds;
-                r.covered += e.top1.ci_low <= mu && mu <= e.top1.ci_high;
-                r.above += e.top1.ci_low > mu;
-                r.fail_covered += e.fail_ci.low <= pf && pf <= e.fail_ci.high;
-                r.width += e.top1.ci_halfwidth();
-                r.rounds += static_cast<double>(e.rounds);
-                ++r.kinds[std::string(estimator_name(e.estimator)) + "/" + interval_kind_name(e.top1.ci_method)];
-            }
+            for (std::size_t seed; (seed = next++) <= seeds;) body(seed, part[t]);
         });
     for (auto& th : pool) th.join();
-    CellResult all;
-    for (const auto& r : part) {
-        all.covered += r.covered;
-        all.above += r.above;
-        all.fail_covered += r.fail_covered;
-        all.seeds += r.seeds;
-        all.width += r.width;
-        all.rounds += r.rounds;
-        for (const auto& [k, n] : r.kinds) all.kinds[k] += n;
-    }
+    Result all;
+    for (const auto& r : part) merge(all, r);
     return all;
+}
+
+CellResult run_cell(const Cell& c, std::size_t seeds, unsigned threads) {
+    const EstimatorDesign design = design_for(c);
+    const double mu = truth_mean(c.rate, c.shape), pf = truth_fail(c.rate, c.shape);
+    const auto body = [&](std::size_t seed, CellResult& r) {
+        std::vector<RoundResult> done;
+        run_design(design, Synthetic{design, seed, c.rate, c.shape}, done);
+        const Estimate e = design.finish(done, clean, 10);
+        ++r.seeds;
+        r.covered += e.top1.ci_low <= mu && mu <= e.top1.ci_high;
+        r.above += e.top1.ci_low > mu;
+        r.fail_covered += e.fail_ci.low <= pf && pf <= e.fail_ci.high;
+        r.width += e.top1.ci_halfwidth();
+        r.rounds += static_cast<double>(e.rounds);
+        ++r.kinds[std::string(estimator_name(e.estimator)) + "/" + interval_kind_name(e.top1.ci_method)];
+    };
+    return over_seeds<CellResult>(seeds, threads, body, [](CellResult& all, const CellResult& r) { all.merge(r); });
 }
 
 /// Paired differences: shape a against shape b on the same faults (the same design, seeds and
 /// streams), their interval against the closed-form difference of the truths.
-struct PairedResult {
-    std::size_t covered = 0, fail_covered = 0, paired = 0, seeds = 0;
-    double width = 0;
+struct PairedResult : Tally {
+    std::size_t paired = 0;
+    void merge(const PairedResult& o) {
+        add(o);
+        paired += o.paired;
+    }
 };
 
 fault::CampaignResult as_result(const EstimatorDesign& design, std::vector<RoundResult> done) {
@@ -195,34 +214,18 @@ fault::CampaignResult as_result(const EstimatorDesign& design, std::vector<Round
 PairedResult run_paired(const Cell& c, Shape b, std::size_t seeds, unsigned threads) {
     const EstimatorDesign design = design_for(c);
     const double mu = truth_mean(c.rate, c.shape) - truth_mean(c.rate, b), pf = truth_fail(c.rate, c.shape) - truth_fail(c.rate, b);
-    std::vector<PairedResult> part(threads);
-    std::atomic<std::size_t> next{1};
-    std::vector<std::thread> pool;
-    for (unsigned t = 0; t < threads; ++t)
-        pool.emplace_back([&, t] {
-            for (std::size_t seed; (seed = next++) <= seeds;) {
-                std::vector<RoundResult> da, db;
-                run_design(design, Synthetic{design, seed, c.rate, c.shape}, da);
-                run_design(design, Synthetic{design, seed, c.rate, b}, db);
-                const auto d = fault::paired_difference(as_result(design, da), as_result(design, db), 10, 0.95);
-                auto& r = part[t];
-                ++r.seeds;
-                r.paired += d.paired;
-                r.covered += d.ci.contains(mu);
-                r.fail_covered += d.fail_ci.contains(pf);
-                r.width += d.ci.halfwidth();
-            }
-        });
-    for (auto& th : pool) th.join();
-    PairedResult all;
-    for (const auto& r : part) {
-        all.covered += r.covered;
-        all.fail_covered += r.fail_covered;
-        all.paired += r.paired;
-        all.seeds += r.seeds;
-        all.width += r.width;
-    }
-    return all;
+    const auto body = [&](std::size_t seed, PairedResult& r) {
+        std::vector<RoundResult> da, db;
+        run_design(design, Synthetic{design, seed, c.rate, c.shape}, da);
+        run_design(design, Synthetic{design, seed, c.rate, b}, db);
+        const auto d = fault::paired_difference(as_result(design, da), as_result(design, db), 10, 0.95);
+        ++r.seeds;
+        r.paired += d.paired;
+        r.covered += d.ci.contains(mu);
+        r.fail_covered += d.fail_ci.contains(pf);
+        r.width += d.ci.halfwidth();
+    };
+    return over_seeds<PairedResult>(seeds, threads, body, [](PairedResult& all, const PairedResult& r) { all.merge(r); });
 }
 
 }  // namespace

@@ -33,16 +33,7 @@ raw[16 + 3 * 784 + 400] ^= 0x40  # one pixel of test image 3 (of the first 50 ev
 open(sys.argv[1], "wb").write(gzip.compress(bytes(raw)))
 PY
 expect_refusal "'models' was" --model "$work/m.safetensors" --out "$work/run" --resume --data-dir "$data"
-python3 - "$work/m.safetensors" <<'PY'
-import json, struct, sys
-b = open(sys.argv[1], "rb").read()
-n = struct.unpack("<Q", b[:8])[0]
-h = json.loads(b[8:8 + n])
-h["__metadata__"]["note"] = "relabelled"
-nh = json.dumps(h).encode()
-nh += b" " * (-len(nh) % 8)
-open(sys.argv[1], "wb").write(struct.pack("<Q", len(nh)) + nh + b[8 + n:])
-PY
+python3 "$(dirname "$0")/set_metadata.py" "$work/m.safetensors" "$work/m.safetensors" note=relabelled
 expect_refusal "'models' was" --model "$work/m.safetensors" --out "$work/run" --resume
 cp "$model" "$work/m.safetensors"
 "$campaign" "${flags[@]}" --model "$work/m.safetensors" --out "$work/run" --resume > "$work/log" || fail "the unchanged run does not resume"

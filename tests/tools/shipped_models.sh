@@ -48,16 +48,7 @@ if "$campaign" --model "$work/listed/resnet20_cifar10_tanh.safetensors" --datase
 fi
 grep -q "resnet20_cifar10_tanh.safetensors: SHA-256 [0-9a-f]* differs from [0-9a-f]* listed in" "$work/log2" || { cat "$work/log2" >&2; exit 1; }
 # Relabelled as unprotected (its metadata says saf=none): it scores otherwise than it records, and the tool says so.
-python3 - models/resnet20_cifar10_tanh.safetensors "$work/relabelled.safetensors" <<'PY'
-import json, struct, sys
-b = open(sys.argv[1], "rb").read()
-n = struct.unpack("<Q", b[:8])[0]
-h = json.loads(b[8:8 + n])
-h["__metadata__"]["saf"] = "none"
-nh = json.dumps(h).encode()
-nh += b" " * (-len(nh) % 8)
-open(sys.argv[2], "wb").write(struct.pack("<Q", len(nh)) + nh + b[8 + n:])
-PY
+python3 tests/tools/set_metadata.py models/resnet20_cifar10_tanh.safetensors "$work/relabelled.safetensors" saf=none
 "$campaign" --model "$work/relabelled.safetensors" --dataset cifar10 --data-dir "$data" --ber 0 --rounds 1 --quiet --out "$work/relabelled" \
     > "$work/log3" 2>&1 || { cat "$work/log3" >&2; exit 1; }
 grep -q "warning: .*relabelled.safetensors scores .* its file records 92.25 %" "$work/log3" || { cat "$work/log3" >&2; echo "shipped_models: no warning for a relabelled model" >&2; exit 1; }
