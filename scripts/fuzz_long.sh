@@ -10,7 +10,7 @@
 #   bash scripts/fuzz_long.sh --summarize OUT    summarize the logs of an earlier run in OUT
 set -euo pipefail
 cd "$(dirname "$0")/.."
-harnesses=(idx parsers cifar safetensors campaign_state checkpoint)
+harnesses=(idx parsers cifar safetensors campaign_state checkpoint merge gnuplot flags)
 if [[ "${1:-}" == "--summarize" ]]; then
     out=$2
 else
