@@ -162,6 +162,7 @@ put("corpus", "flags", "wrap", "--count\x00-1")
 put("corpus", "flags", "nan", "--rates\x001e-5,nan")
 put("corpus", "flags", "underflow", "--rates=1e-400")
 put("corpus", "flags", "huge", "--count\x0018446744073709551616")
+put("crashes", "flags", "octal_count", "--count\x00000000000000000000000010027001102700116126")  # CLI11 read it as octal
 
 # --- dictionaries
 dicts = {
