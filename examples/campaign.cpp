@@ -105,7 +105,7 @@ void add_flags(CLI::App& app, Flags& f) {
                                              "NaN images stop early; results unchanged), 0 = off, auto = a quarter of the available memory")
         ->capture_default_str();
     app.add_flag("--quiet", f.quiet, "no progress bar");
-    app.add_flag("--resume", f.resume, "skip configurations already finished in --out (its campaign-state.json) by a run with the same flags");
+    app.add_flag("--resume", f.resume, "skip configurations already finished in --out (its campaign-state.json) by a run with the same flags; --rounds may differ (the saved rounds are reused, as a run asking for that many from the start would compute them)");
     app.add_option("--compare", f.compare, "paired comparisons A:B on the same faults (model label, SAF, protection or model+protect; "
                                            "repeatable); default: every configuration against the unprotected first none-SAF model (else first model) of its format and rate")
         ->delimiter(',');
@@ -223,15 +223,31 @@ void plot_ber(const fs::path& dir, const std::vector<fault::Configuration>& conf
                "set yrange [0:100]\nset key bottom left\nset grid\n" + plot + "\n");
 }
 
+std::string curve_title(const fault::Curve& c, const std::vector<fault::SweepModel>& models) {
+    return models[c.model].label + " (" + models[c.model].saf + ") " + c.dtype + (c.protect == "none" ? "" : " +" + c.protect);
+}
+
+/// How far the exact-count strata carry the curve, and what would carry it to the asked end.
+void print_curve_reach(const fault::Curve& c, const std::vector<fault::SweepModel>& models, const fault::CurveSpec& asked) {
+    const double reach = fault::curve_reach(c.eligible_bits, c.k_max);
+    std::printf("curve %s: k = 0..%zu reaches BER %s", curve_title(c, models).c_str(), c.k_max, fault::format_number(reach, 3).c_str());
+    if (reach >= asked.high) {
+        std::printf(" (asked up to %s)\n", fault::format_number(asked.high, 3).c_str());
+        return;
+    }
+    std::printf("; above it the unmeasured tail P(K > %zu) exceeds %g, so the curve and its plot end there (asked up to %s: --curve-kmax %llu)\n",
+                c.k_max, fault::curve_tail_limit, fault::format_number(asked.high, 3).c_str(),
+                static_cast<unsigned long long>(fault::curve_k_for(c.eligible_bits, asked.high)));
+}
+
 void plot_curves(const fs::path& dir, const std::vector<fault::Curve>& curves, const std::vector<fault::SweepModel>& models) {
     if (curves.empty()) return;
     std::string data, plot = "plot ";
     for (std::size_t i = 0; i < curves.size(); ++i) {
-        const std::string title = models[curves[i].model].label + " (" + models[curves[i].model].saf + ") " + curves[i].dtype +
-                                  (curves[i].protect == "none" ? "" : " +" + curves[i].protect);
-        data += io::data_text(title) + " 0 0 0\n";
+        data += io::data_text(curve_title(curves[i], models)) + " 0 0 0\n";
         for (const auto& p : curves[i].points)
-            data += fault::format_number(p.rate) + " " + fault::format_number(p.mean) + " " + fault::format_number(p.low) + " " + fault::format_number(p.high) + "\n";
+            if (p.tail <= fault::curve_tail_limit)  // beyond, the band is the unmeasured tail's [0, 100]
+                data += fault::format_number(p.rate) + " " + fault::format_number(p.mean) + " " + fault::format_number(p.low) + " " + fault::format_number(p.high) + "\n";
         data += "\n\n";
         const std::string file = "'accuracy_vs_ber_curve.dat' index " + std::to_string(i);
         plot += std::string(i ? ", " : "") + file + " using 1:3:4 with filledcurves fs transparent solid 0.2 lc " + std::to_string(i + 1) + " notitle, " +
@@ -484,6 +500,9 @@ int run(const Flags& f) {
     const nlohmann::ordered_json rank_timing = g_process.gather_timing ? g_process.gather_timing() : nlohmann::ordered_json();
     if (!writer) return 0;
     if (f.resume) std::printf("resuming: %zu of %zu configurations already done\n", resumed, configs.size());
+    if (const auto before = state.rounds_before())
+        std::printf("extended from %zu to %zu rounds per configuration: the saved rounds the new design plans were reused, the others ran\n", *before,
+                    spec.rounds);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
     const auto results_start = std::chrono::steady_clock::now();
@@ -494,6 +513,7 @@ int run(const Flags& f) {
     if (!strata.empty()) io::write_file_atomic((out / "strata.csv").string(), strata);
     const auto curves = fault::sweep_curves(configs, spec);
     if (!curves.empty()) io::write_file_atomic((out / "curve.csv").string(), fault::curve_csv(curves, models));
+    for (const auto& c : curves) print_curve_reach(c, models, *spec.curve);
     const auto comparisons = fault::compare_sweep(configs, models, compare_pairs(f.compare), f.confidence);
     if (!comparisons.empty()) {
         io::write_file_atomic((out / "paired.csv").string(), fault::paired_csv(comparisons, configs, models));

@@ -14,6 +14,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from safetensors_digest import CONTENT_DIGEST_KEY, content_digest
+
 SAFS = {"none": None, "tanh": torch.tanh, "arctan": torch.atan, "softsign": F.softsign,
         "modtanh": lambda w: 1.7159 * torch.tanh(2.0 * w / 3.0), "hardtanh": F.hardtanh}
 
@@ -92,26 +94,33 @@ _TORCH = {v: k for k, v in _DTYPES.items()}
 
 
 def save_safetensors(tensors, path, metadata=None):
-    """Writes {name: tensor} (e.g. model.state_dict()) as a safetensors file safnet reads.
-
-    Equivalent to safetensors.torch.save_file(tensors, path, metadata) where that package exists.
-    """
-    header, blobs, offset = {}, [], 0
-    if metadata:
-        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
+    """Writes {name: tensor} (e.g. model.state_dict()) as a safetensors file safnet reads, with
+    the content digest safnet verifies. The temporary file is created exclusively and never
+    through a symlink; the rename into place is atomic."""
+    meta = {str(k): str(v) for k, v in (metadata or {}).items()}
+    entries = {}
     for name in sorted(tensors):
         t = tensors[name].detach().cpu().contiguous()
         raw = t.view(torch.uint8).numpy().tobytes() if t.dim() else t.reshape(1).view(torch.uint8).numpy().tobytes()
-        header[name] = {"dtype": _DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
+        entries[name] = (_DTYPES[t.dtype], list(t.shape), raw)
+    meta[CONTENT_DIGEST_KEY] = content_digest(entries, meta)
+    header, offset = {"__metadata__": meta}, 0
+    for name, (dtype, shape, raw) in entries.items():
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len(raw)]}
         offset += len(raw)
     h = json.dumps(header, separators=(",", ":")).encode()
     h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path + ".tmp", "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h)
-        for b in blobs:
-            f.write(b)
-    os.replace(path + ".tmp", path)
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(struct.pack("<Q", len(h)) + h)
+            for _, _, raw in entries.values():
+                f.write(raw)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def load_safetensors(path):

@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -342,4 +343,31 @@ TEST_CASE("sign-split strata: faults land in the words of the stratum's sign, an
     const auto small = fault::run_campaign(f.model, f.test, spec);
     CHECK(small.estimate.estimator == fault::Estimator::stratified);
     CHECK(std::none_of(small.estimate.strata.begin(), small.estimate.strata.end(), is_split));
+}
+
+TEST_CASE("exact-count rounds draw from a stream keyed by the count: the BER curve's strata are independent", "[fault][campaign]") {
+    // With one stream (seed, round, 0) for every k, Floyd's selection put the k = 1 bit inside
+    // the k = 2 set in about half of the rounds; independent draws share it with probability 2/N.
+    std::vector<std::uint32_t> words(100000);
+    const auto bits_of = [&](std::uint64_t k, std::uint32_t round) {
+        fault::CampaignSpec spec;
+        spec.seed = 7;
+        spec.fault = fault::FaultModel::exact_flips(k);
+        auto changed = fault::inject(std::span<std::uint32_t>(words), 32, spec.fault, fault::plain_round_key(spec, round));
+        fault::restore(std::span<std::uint32_t>(words), std::span<const fault::BitFault>(changed));
+        return changed;
+    };
+    std::size_t shared = 0;
+    for (std::uint32_t r = 0; r < 200; ++r) {
+        const auto one = bits_of(1, r), two = bits_of(2, r);
+        REQUIRE(one.size() == 1);
+        REQUIRE(two.size() == 2);
+        shared += std::any_of(two.begin(), two.end(), [&](const fault::BitFault& f) { return f.word == one[0].word && f.bit == one[0].bit; });
+    }
+    CHECK(shared == 0);  // expected 200 * 2 / 3.2e6 = 1.25e-4 rounds
+    // One k still gives every model and protection the same faults: the key depends on (seed, round, k) only.
+    CHECK(bits_of(3, 5).front().word == bits_of(3, 5).front().word);
+    fault::CampaignSpec rate;
+    rate.seed = 7;
+    CHECK(fault::plain_round_key(rate, 4).tensor == 0);  // rate rounds keep their stream (and their committed results)
 }

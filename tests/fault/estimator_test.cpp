@@ -578,7 +578,7 @@ TEST_CASE("stratified P(fail): near-nominal coverage from common to rare failure
         CHECK(coverage >= 0.93);  // 0.95 less 3 binomial sd of 1000 seeds
         CHECK(width < 0.75 * union_width);
         // No failure: about plain sampling's 0.036, less the rounds the pilots spend on strata
-        // of weight 0.025 (0.052 here); the union bound gave 0.14.
-        if (fail < 1e-9) CHECK(highest <= 1.5 * plain_zero_bound);
+        // of weight 0.025 whose 10 rounds set df = 9 (0.058 here); the union bound gave 0.14.
+        if (fail < 1e-9) CHECK(highest <= 1.65 * plain_zero_bound);
     }
 }

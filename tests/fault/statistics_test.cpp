@@ -148,11 +148,15 @@ TEST_CASE("stratified proportion: one stratum is Clopper-Pearson, zero failures 
         CHECK(one.low == Approx(cp.low).margin(1e-12));
         CHECK(one.high == Approx(cp.high).margin(1e-12));
     }
-    // Proportional allocation of 100 rounds over four strata, no failure anywhere: the bound a
-    // plain 100-round campaign gives (a union of per-stratum exact bounds gave about ten times it).
+    // Proportional allocation of 100 rounds over four strata, no failure anywhere: near the bound
+    // a plain 100-round campaign gives, 0.036 (a union of per-stratum exact bounds gave about ten
+    // times it). 0.046 here: the 10-round stratum holds a quarter of the guarded variance, so it
+    // sets df = 9, the price of the exact coverage below on strata whose few rounds all pass.
     const auto none = fault::stratified_proportion({{0.4, 0, 40}, {0.3, 0, 30}, {0.2, 0, 20}, {0.1, 0, 10}}, 0.95);
+    const double plain = 1 - std::pow(0.025, 1.0 / 100);
     CHECK(none.low == 0);
-    CHECK(none.high == Approx(1 - std::pow(0.025, 1.0 / 100)).epsilon(0.02));
+    CHECK(none.high >= plain);
+    CHECK(none.high <= 1.3 * plain);
     // Over-sampling a light stratum does not shrink the bound below its constant-rate value.
     const auto skewed = fault::stratified_proportion({{0.9, 0, 50}, {0.1, 0, 50}}, 0.95);
     CHECK(skewed.high >= 1 - std::pow(0.025, 1.0 / (1 / (0.81 / 50 + 0.01 / 50))) - 1e-12);

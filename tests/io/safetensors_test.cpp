@@ -169,3 +169,32 @@ TEST_CASE("atomic writes report the path and leave no partial file", "[io][safet
     Safetensors::read_file(path).read_floats("v", std::span<float>(back));
     CHECK(back == u);
 }
+
+TEST_CASE("the content digest: written by the writer, verified on reading, refusing a changed tensor or metadata value", "[io][safetensors]") {
+    SafetensorsWriter w;
+    const std::vector<float> v{1.5f, -2.0f};
+    w.add("w", std::span<const float>(v), {2});
+    w.set_metadata("saf", "tanh");
+    const std::string good = w.serialize();
+    const auto f = Safetensors::parse(std::vector<std::uint8_t>(good.begin(), good.end()), "m.safetensors");
+    // Pinned: benchmarks/pytorch/safetensors_digest.py gives the same value for this content, so
+    // files the PyTorch importer writes verify here.
+    CHECK(f.meta(content_digest_key) == "bc7e57498921bc2c7d4dcf72305c9d50fec02fff834609e9753fdf0b9f76e05a");
+
+    std::vector<std::uint8_t> flipped(good.begin(), good.end());
+    flipped.back() ^= 0x01;  // a bit of the last weight
+    CHECK_THROWS_WITH(Safetensors::parse(flipped, "m.safetensors"),
+                      Catch::Contains("m.safetensors") && Catch::Contains("content_sha256") && Catch::Contains("changed after the file was written"));
+
+    // The header relabelled by hand (same length, so the data still tiles): refused.
+    std::string relabelled = good;
+    const auto at = relabelled.find("\"tanh\"");
+    REQUIRE(at != std::string::npos);
+    relabelled.replace(at, 6, "\"none\"");
+    CHECK_THROWS_WITH(Safetensors::parse(std::vector<std::uint8_t>(relabelled.begin(), relabelled.end()), "m.safetensors"),
+                      Catch::Contains("content_sha256"));
+
+    // A file without the key (written elsewhere) loads unchecked.
+    const std::string foreign = R"({"__metadata__":{"saf":"none"},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
+    CHECK_NOTHROW(parse_header(foreign, 8));
+}

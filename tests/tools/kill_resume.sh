@@ -87,7 +87,7 @@ if [[ $what == train ]]; then
 import json, struct, sys
 def body(p):
     b = open(p, "rb").read(); n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n])
-    meta = {k: v for k, v in h.pop("__metadata__").items() if k != "history"}
+    meta = {k: v for k, v in h.pop("__metadata__").items() if k not in ("history", "content_sha256")}
     return h, meta, b[8 + n:]
 a, b = body(sys.argv[1]), body(sys.argv[2])
 assert a == b, "resume state differs beyond the wall-clock history"

@@ -2,7 +2,8 @@
 # safnet-campaign never mixes results that are not the same computation, and never lets two
 # runs write one --out:
 #  1. --resume refuses a changed normalization, changed test data and changed model metadata
-#     (all three changed the numbers while the old identity stayed the same);
+#     (all three changed the numbers while the old identity stayed the same); a model file
+#     whose metadata was edited without its content digest is refused;
 #  2. a second run on a finished --out is refused without --resume or --overwrite;
 #  3. a run on an --out whose lock another process holds is refused at once.
 #   tests/tools/out_dir_guard.sh SAFNET_CAMPAIGN_BINARY MODEL WORK_DIR
@@ -35,6 +36,9 @@ PY
 expect_refusal "'models' was" --model "$work/m.safetensors" --out "$work/run" --resume --data-dir "$data"
 python3 "$(dirname "$0")/set_metadata.py" "$work/m.safetensors" "$work/m.safetensors" note=relabelled
 expect_refusal "'models' was" --model "$work/m.safetensors" --out "$work/run" --resume
+# The same relabel by hand (the file's content digest left as it was): the file itself is refused.
+python3 "$(dirname "$0")/set_metadata.py" --stale-digest "$model" "$work/hand.safetensors" note=by-hand
+expect_refusal "hand.safetensors.*content_sha256.*changed after the file was written" --model "$work/hand.safetensors" --out "$work/hand"
 cp "$model" "$work/m.safetensors"
 "$campaign" "${flags[@]}" --model "$work/m.safetensors" --out "$work/run" --resume > "$work/log" || fail "the unchanged run does not resume"
 grep -q "already done" "$work/log" || fail "the unchanged run did not find its results"

@@ -1,20 +1,35 @@
 #!/usr/bin/env python3
 """Writes a copy of a safetensors file with metadata keys set (the tests' way to relabel a model).
 
-    python3 tests/tools/set_metadata.py IN OUT KEY=VALUE...
-IN and OUT may be the same file. The tensors are copied byte for byte.
+    python3 tests/tools/set_metadata.py [--stale-digest] IN OUT KEY=VALUE...
+IN and OUT may be the same file. The tensors are copied byte for byte. The content digest
+(metadata "content_sha256") is recomputed, as a tool that rewrites the file would; with
+--stale-digest it is kept, as a hand edit of the header would leave it.
 """
 import json
+import os
 import struct
 import sys
 
-src, dst, pairs = sys.argv[1], sys.argv[2], sys.argv[3:]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "benchmarks", "pytorch"))
+from safetensors_digest import CONTENT_DIGEST_KEY, content_digest  # noqa: E402
+
+args = sys.argv[1:]
+stale = args[:1] == ["--stale-digest"]
+if stale:
+    args = args[1:]
+src, dst, pairs = args[0], args[1], args[2:]
 b = open(src, "rb").read()
 n = struct.unpack("<Q", b[:8])[0]
 h = json.loads(b[8:8 + n])
+meta = h.setdefault("__metadata__", {})
 for kv in pairs:
     k, v = kv.split("=", 1)
-    h.setdefault("__metadata__", {})[k] = v
-nh = json.dumps(h).encode()
+    meta[k] = v
+if not stale:
+    body = b[8 + n:]
+    entries = {name: (e["dtype"], e["shape"], body[e["data_offsets"][0]:e["data_offsets"][1]]) for name, e in h.items() if name != "__metadata__"}
+    meta[CONTENT_DIGEST_KEY] = content_digest(entries, meta)
+nh = json.dumps(h, separators=(",", ":"), ensure_ascii=False).encode()  # as safnet writes headers
 nh += b" " * (-len(nh) % 8)
 open(dst, "wb").write(struct.pack("<Q", len(nh)) + nh + b[8 + n:])

@@ -69,11 +69,13 @@ expect_error "'seed' is 5 there and 4 in the first" "$tool" merge --out "$work/b
 expect_error "'models' is" "$tool" merge --out "$work/bad/m" "$work/bad/a0" "$work/bad/b1"
 expect_error "is shard 0/2, but 1 shard directories were given" "$tool" merge --out "$work/bad/m" "$work/bad/a0"
 expect_error "shard 0/2 is given twice" "$tool" merge --out "$work/bad/m" "$work/bad/a0" "$work/bad/a0"
-# Tampered shard results: a changed clean pass, a round's fault count, a round missing. Merge
-# re-derives the clean pass and checks every round's faults against its seed, naming the file.
+# Tampered shard results: a changed clean pass, a round's fault count, a round missing, a round
+# held twice (its faults are its seed's, so only the plan can tell). Merge re-derives
+# the clean pass, checks every round's faults against its seed and the rounds against the plan,
+# naming the file.
 shard 0/2 "$work/bad/t0"
 shard 1/2 "$work/bad/t1"
-for how in clean flips missing; do
+for how in clean flips missing unplanned; do
     rm -rf "$work/bad/t0_$how" && cp -r "$work/bad/t0" "$work/bad/t0_$how"
     python3 - "$work/bad/t0_$how/campaign-state.json" "$how" <<'PY'
 import json, sys
@@ -85,14 +87,17 @@ if sys.argv[2] == "clean":
     r["clean"][2] = max(r["clean"][2], r["clean"][1])
 elif sys.argv[2] == "flips":
     r["rounds"][0][1] += 1
-else:
+elif sys.argv[2] == "missing":
     r["rounds"].pop()
+else:
+    r["rounds"].append(list(r["rounds"][-1]))  # a real round, so its faults check out: only the plan can tell
 json.dump(s, open(sys.argv[1], "w"))
 PY
 done
 expect_error "t0_clean/campaign-state.json: configuration .*: the saved clean pass scored" "$tool" merge --out "$work/bad/mc" "$work/bad/t0_clean" "$work/bad/t1"
 expect_error "t0_flips/campaign-state.json: configuration .*: saved round [0-9]+ of stratum 0 records [0-9]+ flips" "$tool" merge --out "$work/bad/mf" "$work/bad/t0_flips" "$work/bad/t1"
 expect_error "t0_missing/campaign-state.json: configuration .*: the saved result lacks rounds" "$tool" merge --out "$work/bad/mm" "$work/bad/t0_missing" "$work/bad/t1"
+expect_error "t0_unplanned/campaign-state.json: configuration .*: round [0-9]+ of stratum 0 is held twice or is not in the plan" "$tool" merge --out "$work/bad/mu" "$work/bad/t0_unplanned" "$work/bad/t1"
 python3 - "$work/bad/a0/campaign-state.json" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))

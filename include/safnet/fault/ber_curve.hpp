@@ -10,7 +10,7 @@
 //   band      [L, U + 100 T],  [L, U] = sum_{k<=K} w_k m_k -+ t_df SE,  SE^2 = sum w_k^2 v_k / n_k,
 //             v_k the guarded variance of statistics.hpp (k >= 1: a mode the rounds of stratum k
 //             have not shown still counts; k = 0 is the clean network, v_0 = 0),
-//             df = min(n_k - 1) over the strata holding >= 1 % of SE^2 (as in estimator.hpp);
+//             df = min(n_k - 1) over the strata holding >= 1 % of SE^2 (stratified_halfwidth);
 //             the tail's accuracy is only known to lie in [0, 100], which is what 100 T bounds.
 // A rate whose tail T is not small is reported with its T so the reader sees why the band is wide.
 // parse_curve("1e-10:1e-5:31") gives 31 log-spaced rates from 1e-10 to 1e-5.
@@ -76,6 +76,30 @@ inline std::size_t curve_k_max(const CurveSpec& c, std::uint64_t eligible) {
     return k;
 }
 
+/// The smallest K_max whose exact-count strata reach `rate` (P(K > K_max) <= curve_tail_limit).
+inline std::uint64_t curve_k_for(std::uint64_t eligible, double rate) {
+    std::uint64_t lo = 0, hi = eligible;  // binomial_sf falls as k grows; at k = eligible it is 0
+    while (lo < hi) {
+        const std::uint64_t mid = lo + (hi - lo) / 2;
+        if (binomial_sf(eligible, mid, rate) <= curve_tail_limit) hi = mid;
+        else lo = mid + 1;
+    }
+    return lo;
+}
+
+/// The largest rate the strata k = 0 .. k_max reach (P(K > k_max) <= curve_tail_limit), within
+/// a relative 1e-6: where the curve has a point estimate and its plot ends.
+inline double curve_reach(std::uint64_t eligible, std::uint64_t k_max) {
+    if (k_max >= eligible) return 1.0;
+    double lo = std::log(1e-300), hi = 0;  // log rates: the tail rises with the rate
+    while (hi - lo > 1e-6) {
+        const double mid = (lo + hi) / 2;
+        if (binomial_sf(eligible, k_max, std::exp(mid)) <= curve_tail_limit) lo = mid;
+        else hi = mid;
+    }
+    return std::exp(lo);
+}
+
 struct CurvePoint {
     double rate = 0, mean = 0, low = 0, high = 0, tail = 0;  // mean: NaN where tail > curve_tail_limit
 };
@@ -86,8 +110,10 @@ inline std::vector<CurvePoint> ber_curve(const std::vector<std::vector<double>>&
     if (accuracies.empty()) throw Error("ber_curve: no exact-count strata");
     const std::size_t K = accuracies.size() - 1;
     std::vector<double> m(K + 1), v(K + 1);
+    std::vector<std::size_t> rounds(K + 1);
     for (std::size_t k = 0; k <= K; ++k) {
         const auto& a = accuracies[k];
+        rounds[k] = a.size();
         if (a.empty()) throw Error("ber_curve: stratum k = " + std::to_string(k) + " has no rounds");
         double s = 0;
         for (double x : a) s += x;
@@ -100,18 +126,14 @@ inline std::vector<CurvePoint> ber_curve(const std::vector<std::vector<double>>&
         CurvePoint c;
         c.rate = p;
         c.tail = binomial_sf(eligible, K, p);
-        double mean = 0, var = 0;
+        double mean = 0;
         std::vector<double> share(K + 1);
         for (std::size_t k = 0; k <= K; ++k) {
             const double w = binomial_pmf(eligible, k, p);
             mean += w * m[k];
             share[k] = w * w * v[k] / static_cast<double>(accuracies[k].size());
-            var += share[k];
         }
-        double df = std::numeric_limits<double>::infinity();
-        for (std::size_t k = 0; k <= K; ++k)
-            if (share[k] > 0 && share[k] >= 0.01 * var) df = std::min(df, static_cast<double>(accuracies[k].size()) - 1);
-        const double half = var > 0 ? student_t_quantile(df, confidence) * std::sqrt(var) : 0.0;
+        const double half = stratified_halfwidth(share, rounds, confidence);
         c.mean = c.tail <= curve_tail_limit ? mean + c.tail * m[K] : std::numeric_limits<double>::quiet_NaN();
         c.low = std::clamp(mean - half, 0.0, 100.0);
         c.high = std::clamp(mean + half + 100 * c.tail, 0.0, 100.0);

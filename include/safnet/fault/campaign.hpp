@@ -123,6 +123,7 @@ struct CampaignResult {
     std::size_t tensors = 0, values = 0;
     double seconds_per_round = 0;   // wall time of a round (inject, evaluate, restore), averaged
     CacheReport cache{};
+    std::string design;             // EstimatorDesign::fingerprint() of the design that planned the rounds
     const Summary& top1() const noexcept { return estimate.top1; }
 };
 
@@ -389,6 +390,15 @@ EstimatorDesign campaign_design(const CampaignSpec& spec, const StoredWeights<C,
     return design;
 }
 
+/// The stream of a plain round: (seed, round, 0) at a rate; at an exact count k, (seed, round,
+/// 0xC0000000 + k mod 2^30). Keyed by k, the BER curve's strata draw independent faults (one
+/// shared stream made Floyd's selection pick nearly the same bits for every k, a covariance the
+/// band's SE ignores), while every model and protection still sees the same faults at one k.
+inline StreamKey plain_round_key(const CampaignSpec& spec, std::uint32_t round) {
+    if (!spec.fault.count) return {spec.seed, round, 0};
+    return {spec.seed, round, 0xC0000000u | static_cast<std::uint32_t>(*spec.fault.count & 0x3FFFFFFFu)};
+}
+
 /// Runs `spec` on `model` over `test`; `on_round` (optional) sees each finished round.
 /// `resumed` holds rounds of an interrupted run of the same spec (they are not rerun);
 /// `runner` runs each batch of rounds (estimator.hpp; empty: here, in order).
@@ -397,10 +407,14 @@ EstimatorDesign campaign_design(const CampaignSpec& spec, const StoredWeights<C,
 /// no prefix cache, no clean pass), so reopening a finished campaign costs no inference.
 /// Resumed rounds the design does not plan (saved by an earlier version's design) are left
 /// out of the result; the ones it plans are reused and only the missing ones run.
+/// `resumed_design` is the fingerprint of the design that planned `resumed` (empty: unknown, a
+/// state written before fingerprints): rounds of another design (a resume with another budget
+/// that changed the strata) are other draws, so they are dropped and the new design's run.
 template <class Model>
 CampaignResult run_campaign(Model& model, const train::PreparedSet& test, const CampaignSpec& spec,
                             const std::function<void(const RoundResult&)>& on_round = {}, std::vector<RoundResult> resumed = {},
-                            const BatchRunner& runner = {}, const std::optional<train::EvalResult>& resumed_clean = {}, bool rederive_clean = false) {
+                            const BatchRunner& runner = {}, const std::optional<train::EvalResult>& resumed_clean = {}, bool rederive_clean = false,
+                            const std::string& resumed_design = {}) {
     spec.fault.validate();
     if (spec.rounds == 0) throw Error("fault campaign: rounds must be positive");
     return std::visit([&](const auto& codec) {
@@ -424,12 +438,15 @@ CampaignResult run_campaign(Model& model, const train::PreparedSet& test, const 
                                                                     CriticalStrata::positive_key(spec.seed, item.round, item.stratum), other)
                                          : store.inject_conditional(spec.fault, r.critical_mask, rr.critical, critical, other);
             } else {
-                rr.flips = store.inject(spec.fault, StreamKey{spec.seed, item.round, 0});
+                rr.flips = store.inject(spec.fault, plain_round_key(spec, item.round));
             }
         };
+        r.design = design.fingerprint();
+        if (!resumed_design.empty() && resumed_design != r.design) resumed.clear();
         // Saved rounds are checked against the faults their streams give (cheap: no evaluation), so
-        // a state edited, truncated or copied from another configuration is refused, not reused.
-        for (const RoundResult& saved : design.in_plan_order(resumed)) {
+        // a state edited, truncated or copied from another configuration is refused, not reused:
+        // all of them when their design is known to be this one, else those this design plans.
+        for (const RoundResult& saved : resumed_design.empty() ? design.in_plan_order(resumed) : resumed) {
             RoundResult check;
             inject_round({saved.stratum, static_cast<std::uint32_t>(saved.round)}, check);
             store.restore();

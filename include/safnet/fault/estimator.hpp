@@ -9,7 +9,8 @@
 // a batch across processes, and any resume point. finish(done) turns the rounds into an
 // Estimate. run_estimator() drives it with a sampling function.
 //
-// Plain (spec.rounds = R): rounds first_round .. first_round + R - 1 of stream (seed, round, 0).
+// Plain (spec.rounds = R): rounds first_round .. first_round + R - 1, each of its own stream
+// (plain_round_key in campaign.hpp: (seed, round, 0) at a rate, keyed by the count at an exact count).
 //   mean: the sample mean; interval: betting (statistics.hpp), fixed-n, or time-uniform when
 //   stopping adaptively. P(fail): Clopper-Pearson, or when stopping adaptively the
 //   time-uniform betting interval of the failure indicators (valid at the stopping time).
@@ -183,6 +184,18 @@ public:
     }
 
     bool stratified() const noexcept { return strata_.has_value(); }
+    /// What a saved round's faults depend on besides its seed, stratum and round: plain, or the
+    /// strata's critical-count ranges and sign splits. A round saved under another fingerprint
+    /// (a resume with another budget that changed the design) is another draw, not reusable.
+    std::string fingerprint() const {
+        if (!stratified()) return "plain";
+        std::string f = "stratified";
+        for (std::size_t s = 0; s < strata_->size(); ++s) {
+            const Stratum& st = (*strata_)[s];
+            f += " " + std::to_string(st.k_low) + "-" + std::to_string(st.k_high) + "/" + st.negative_label();
+        }
+        return f;
+    }
     const CriticalStrata& strata() const { return *strata_; }
     const EstimateSpec& spec() const noexcept { return spec_; }
     bool adaptive() const noexcept { return spec_.stopping.ci_halfwidth > 0; }
@@ -451,20 +464,17 @@ private:
 
     Interval stratified_interval(const std::vector<RoundResult>& done) const {
         const auto d = by_stratum(done, 0);
-        double mean = 0, var = 0;
+        double mean = 0;
         std::vector<double> share(d.size());
+        std::vector<std::size_t> rounds(d.size());
         for (std::size_t s = 0; s < d.size(); ++s) {
-            const double w = (*strata_)[s].weight, n = static_cast<double>(d[s].top1.size());
             if (d[s].top1.empty()) return {0, 100};
-            const double m = detail::mean_of(d[s].top1);
+            const double w = (*strata_)[s].weight, m = detail::mean_of(d[s].top1);
+            rounds[s] = d[s].top1.size();
             mean += w * m;
-            share[s] = w * w * guarded_variance(d[s].top1, m) / n;
-            var += share[s];
+            share[s] = w * w * guarded_variance(d[s].top1, m) / static_cast<double>(rounds[s]);
         }
-        double df = std::numeric_limits<double>::infinity();
-        for (std::size_t s = 0; s < d.size(); ++s)
-            if (share[s] > 0 && share[s] >= 0.01 * var) df = std::min(df, static_cast<double>(d[s].top1.size()) - 1);
-        const double half = var > 0 ? student_t_quantile(df, spec_.confidence) * std::sqrt(var) : 0.0;
+        const double half = stratified_halfwidth(share, rounds, spec_.confidence);
         return {std::clamp(mean - half, 0.0, 100.0), std::clamp(mean + half, 0.0, 100.0)};
     }
 

@@ -82,9 +82,11 @@ inline Interval betting_on(const std::vector<double>& x, double lo, double hi, d
 inline std::pair<double, Interval> stratified_on(const std::vector<std::vector<double>>& x, const std::vector<double>& w, double lo, double hi,
                                                  double confidence) {
     const double span = hi - lo;
-    double mean = 0, var = 0;
+    double mean = 0;
     std::vector<double> share(x.size());
+    std::vector<std::size_t> rounds(x.size());
     for (std::size_t s = 0; s < x.size(); ++s) {
+        rounds[s] = x[s].size();
         std::vector<double> scaled(x[s].size());
         for (std::size_t i = 0; i < x[s].size(); ++i) scaled[i] = 100 * (x[s][i] - lo) / span;
         double m = 0;
@@ -92,12 +94,8 @@ inline std::pair<double, Interval> stratified_on(const std::vector<std::vector<d
         m /= static_cast<double>(scaled.size());
         mean += w[s] * (lo + m * span / 100);
         share[s] = w[s] * w[s] * guarded_variance(scaled, m, unseen_mode_weight) * (span / 100) * (span / 100) / static_cast<double>(scaled.size());
-        var += share[s];
     }
-    double df = std::numeric_limits<double>::infinity();
-    for (std::size_t s = 0; s < x.size(); ++s)
-        if (share[s] > 0 && share[s] >= 0.01 * var) df = std::min(df, static_cast<double>(x[s].size()) - 1);
-    const double half = var > 0 ? student_t_quantile(df, confidence) * std::sqrt(var) : 0.0;
+    const double half = stratified_halfwidth(share, rounds, confidence);
     return {mean, {std::clamp(mean - half, lo, hi), std::clamp(mean + half, lo, hi)}};
 }
 

@@ -32,14 +32,17 @@
 //                              interval of a stratified proportion p = sum w_s x_s / n_s: the
 //                              Korn-Graubard effective-size Clopper-Pearson (Korn & Graubard,
 //                              Survey Methodology 24, 1998) with guards against a stratum whose
-//                              few rounds all agree. Variance from Jeffreys' p~_s = (x_s + 1/2) /
-//                              (n_s + 1): v_s = w_s^2 p~_s (1 - p~_s) / n_s, v = sum v_s, p~ =
-//                              sum w_s p~_s (a 4-of-4 stratum still counts as uncertain);
-//                              effective rounds n* = min(p~ (1 - p~) / v, 1 / sum w_s^2 / n_s)
-//                              (the cap: a constant rate's value, n under proportional
-//                              allocation) times (t_{n-1} / t_df)^2, df = min(n - S,
-//                              Satterthwaite's v^2 / sum v_s^2 / (n_s - 1)) (so a light stratum
-//                              of 4 rounds that holds the variance widens the interval); then
+//                              few rounds all agree. Variance from Laplace's p~_s = (x_s + 1) /
+//                              (n_s + 2): v_s = w_s^2 p~_s (1 - p~_s) / n_s, v = sum v_s, p~ =
+//                              sum w_s p~_s (a 4-of-4 or 0-of-4 stratum still counts as
+//                              uncertain); effective rounds n* = p~ (1 - p~) / v (no cap: where
+//                              the strata separate failing from passing rounds n* exceeds n and
+//                              the interval is narrower than plain Clopper-Pearson at the same
+//                              rounds; the coverage matrix, docs/results/coverage-matrix.md,
+//                              measures both) times (t_{n-1} / t_df)^2, df = min(n - S,
+//                              Satterthwaite's v^2 / sum v_s^2 / (n_s - 1), n_s - 1 of every
+//                              stratum holding >= 1 % of v) (so a light stratum of 4 rounds that
+//                              holds the variance widens the interval); then
 //                              Clopper-Pearson at x* = p n* of n*. One stratum gives exactly
 //                              Clopper-Pearson; zero events under proportional allocation about
 //                              [0, 1 - (a/2)^(1/n)], plain sampling's bound. Approximate, not
@@ -189,25 +192,29 @@ struct StratumCount {
 inline Interval stratified_proportion(const std::vector<StratumCount>& strata, double confidence) {
     check_confidence(confidence);
     if (strata.empty()) throw Error("stratified proportion: no strata");
-    double p = 0, shrunk = 0, v = 0, v_squares = 0, constant_p = 0, n = 0;
+    double p = 0, shrunk = 0, v = 0, v_squares = 0, weight = 0, n = 0;
+    std::vector<double> share;
     for (const auto& s : strata) {
         if (s.trials < 2) throw Error("stratified proportion: a stratum has " + std::to_string(s.trials) + " trials, needs at least 2");
         if (s.events > s.trials) throw Error("stratified proportion: " + std::to_string(s.events) + " events in " + std::to_string(s.trials) + " trials");
         if (!(s.weight >= 0 && s.weight <= 1)) throw Error("stratified proportion: weight " + std::to_string(s.weight) + " is not in [0, 1]");
-        const double t = static_cast<double>(s.trials), x = static_cast<double>(s.events), q = (x + 0.5) / (t + 1);
+        const double t = static_cast<double>(s.trials), x = static_cast<double>(s.events), q = (x + 1) / (t + 2);
         const double vs = s.weight * s.weight * q * (1 - q) / t;
         p += s.weight * x / t;
         shrunk += s.weight * q;
         v += vs;
+        share.push_back(vs);
         v_squares += vs * vs / (t - 1);
-        constant_p += s.weight * s.weight / t;
+        weight += s.weight;
         n += t;
     }
-    if (!(constant_p > 0)) throw Error("stratified proportion: every weight is 0");
+    if (!(weight > 0)) throw Error("stratified proportion: every weight is 0");
     p = std::clamp(p, 0.0, 1.0);
-    const double df = std::min(n - static_cast<double>(strata.size()), v * v / v_squares);
+    double df = std::min(n - static_cast<double>(strata.size()), v * v / v_squares);
+    for (std::size_t i = 0; i < strata.size(); ++i)  // as for the mean: the strata that hold the variance set the tail
+        if (share[i] >= 0.01 * v) df = std::min(df, static_cast<double>(strata[i].trials) - 1);
     const double ratio = student_t_quantile(n - 1, confidence) / student_t_quantile(df, confidence);
-    const double n_eff = std::min(1 / constant_p, shrunk * (1 - shrunk) / v) * ratio * ratio;
+    const double n_eff = shrunk * (1 - shrunk) / v * ratio * ratio;
     const double a = 1 - confidence, x = p * n_eff;
     const double low = p <= 0 ? 0.0 : beta_quantile(x, n_eff - x + 1, a / 2);
     const double high = p >= 1 ? 1.0 : beta_quantile(x + 1, n_eff - x, 1 - a / 2);
@@ -230,6 +237,20 @@ inline double guarded_variance(const std::vector<double>& x, double m, double ka
     double ss = kappa * (far - mk) * (far - mk);
     for (double v : x) ss += (v - mk) * (v - mk);
     return ss / std::max(n + kappa - 1, 1.0);
+}
+
+/// Half-width t_df * SE of a stratified mean whose variance is the sum of share[s] = w_s^2 v_s / n_s
+/// over strata sampled rounds[s] times. df = min(n_s - 1) over the strata holding >= 1 % of SE^2:
+/// the stratum that carries the variance sets the tail, so a light stratum with few rounds that
+/// dominates the SE widens the interval instead of borrowing the heavy strata's rounds.
+inline double stratified_halfwidth(const std::vector<double>& share, const std::vector<std::size_t>& rounds, double confidence) {
+    double var = 0;
+    for (double s : share) var += s;
+    if (!(var > 0)) return 0.0;
+    double df = std::numeric_limits<double>::infinity();
+    for (std::size_t s = 0; s < share.size(); ++s)
+        if (share[s] > 0 && share[s] >= 0.01 * var) df = std::min(df, static_cast<double>(rounds[s]) - 1);
+    return student_t_quantile(df, confidence) * std::sqrt(var);
 }
 
 /// Rounds that observe an event of per-round probability q at least once with probability >= confidence.

@@ -18,7 +18,10 @@
 // run_sweep runs the configurations in order; after each, `state` is written atomically, and
 // with resume=true configurations found in it are loaded instead of rerun. The state's
 // identity is every option that changes results (not threads): resuming with another one
-// is an error naming it. Results are a pure function of the spec and the models.
+// is an error naming it, except the round budget: resuming with more (or fewer) rounds reuses
+// the saved rounds the new design plans and runs the rest, so the result is bit-identical to a
+// run that asked for that budget from the start. Results are a pure function of the spec and
+// the models.
 //
 // Shards (for schedulers without MPI): Shard{I, N} owns configuration i of plan_sweep's list
 // when i mod N = I. A shard run keeps only its configurations (shard_configurations) and
@@ -31,6 +34,7 @@
 
 #include <safnet/checked.hpp>
 #include <safnet/codec/registry.hpp>
+#include <safnet/detail/fnv1a.hpp>
 #include <safnet/fault/ber_curve.hpp>
 #include <safnet/fault/campaign.hpp>
 #include <safnet/io/atomic_file.hpp>
@@ -268,47 +272,43 @@ inline train::EvalResult eval_from_json(const nlohmann::json& j) {
 inline nlohmann::json result_json(const CampaignResult& r) {
     nlohmann::json rounds = nlohmann::json::array();
     for (const auto& rr : r.rounds) rounds.push_back({rr.round, rr.flips, eval_json(rr.eval), rr.stratum, rr.critical});
-    return {{"clean", eval_json(r.clean)}, {"rounds", rounds}, {"stored_bits", r.stored_bits}, {"tensors", r.tensors}, {"values", r.values}};
+    return {{"clean", eval_json(r.clean)}, {"design", r.design}, {"rounds", rounds}, {"stored_bits", r.stored_bits}, {"tensors", r.tensors},
+            {"values", r.values}};
 }
 
 /// FNV-1a digest of a model's parameter values and buffers (BN statistics), in order: what the
 /// resume state compares, so a checkpoint retrained under the same path is not mixed with stale rounds.
 inline std::string model_digest(nn::ResNet<float>& net) {
-    std::uint64_t h = 0xcbf29ce484222325ull;
-    const auto add = [&](const nn::Tensor<float>& t) {
-        const auto* bytes = reinterpret_cast<const unsigned char*>(t.data());
-        for (std::size_t i = 0; i < t.size() * sizeof(float); ++i) h = (h ^ bytes[i]) * 0x100000001b3ull;
-    };
+    safnet::detail::Fnv1a h;
+    const auto add = [&](const nn::Tensor<float>& t) { h.add(t.data(), t.size() * sizeof(float)); };
     net.for_each_parameter([&](const nn::Parameter<float>& p) { add(*p.value); });
     net.for_each_buffer([&](const std::string&, const nn::Tensor<float>& t) { add(t); });
-    char b[20];
-    std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(h));
-    return b;
+    return h.hex();
 }
 
 /// FNV-1a digest of a prepared image set: its normalized images and its labels, so the data
 /// actually evaluated and the normalization applied to it both count.
 inline std::string set_digest(const train::PreparedSet& set) {
-    std::uint64_t h = 0xcbf29ce484222325ull;
-    const auto add = [&](const void* data, std::size_t n) {
-        const auto* bytes = static_cast<const unsigned char*>(data);
-        for (std::size_t i = 0; i < n; ++i) h = (h ^ bytes[i]) * 0x100000001b3ull;
-    };
-    add(set.images.data(), set.images.size() * sizeof(float));
-    add(set.labels.data(), set.labels.size() * sizeof(std::int32_t));
-    char b[20];
-    std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(h));
-    return b;
+    safnet::detail::Fnv1a h;
+    h.add(set.images.data(), set.images.size() * sizeof(float));
+    h.add(set.labels.data(), set.labels.size() * sizeof(std::int32_t));
+    return h.hex();
 }
 
 /// The identity of a sweep for resuming and merging: every option that changes its results, and
 /// per model its weights, its file's metadata, and the test (and calibration) images it is
 /// evaluated on after normalization.
 inline nlohmann::json sweep_identity(const SweepSpec& s, const std::vector<SweepModel>& models, const std::string& dataset, std::size_t test_images) {
+    std::map<const train::PreparedSet*, std::string> digests;  // models usually share their sets: hash each once
+    const auto digest_of = [&](const train::PreparedSet* set) -> const std::string& {
+        auto it = digests.find(set);
+        if (it == digests.end()) it = digests.emplace(set, set_digest(*set)).first;
+        return it->second;
+    };
     nlohmann::json paths = nlohmann::json::array();
     for (const auto& m : models)
         paths.push_back(m.path + " (" + m.saf + ", digest " + model_digest(*m.net) + ", metadata " + m.metadata_digest + ", test data " +
-                        set_digest(*m.test) + (m.calibration ? ", calibration data " + set_digest(*m.calibration) : std::string()) + ")");
+                        digest_of(m.test) + (m.calibration ? ", calibration data " + digest_of(m.calibration) : std::string()) + ")");
     nlohmann::ordered_json j = {{"safnet_version", version_string}, {"models", paths}, {"dataset", dataset}, {"test_images", test_images},
                                 {"dtypes", s.dtypes}, {"bers", s.bers}, {"fault", fault_kind_name(s.kind)}, {"bits", hex_mask(s.bit_mask)},
                                 {"flips", s.flips}, {"protect", s.protect}, {"weights", s.selection.weights}, {"biases", s.selection.biases},
@@ -335,6 +335,16 @@ inline std::optional<std::string> first_difference(const nlohmann::json& a, cons
     return std::nullopt;
 }
 
+/// The first of `saved` that `used` does not hold (or holds once where `saved` has it twice), as text.
+inline std::string unplanned_round(const std::vector<RoundResult>& saved, const std::vector<RoundResult>& used) {
+    std::map<std::pair<std::size_t, std::size_t>, std::size_t> left;
+    for (const auto& r : used) ++left[{r.stratum, r.round}];
+    for (const auto& r : saved)
+        if (left[{r.stratum, r.round}]-- == 0)
+            return "round " + std::to_string(r.round) + " of stratum " + std::to_string(r.stratum);
+    return "a round";
+}
+
 }  // namespace detail
 
 /// Finished configurations on disk: `path` holds {"identity": ..., "done": {key: result}}.
@@ -353,18 +363,26 @@ public:
     /// The same from the text of a state file (named by the path given at construction).
     void parse(const std::string& text) {
         done_.clear();
+        rounds_before_.reset();
         nlohmann::json state;
         try {
             state = nlohmann::json::parse(text);
             if (!state.is_object() || !state.contains("done") || !state.at("done").is_object())
                 throw Error(path_.string() + ": corrupt campaign state (needs an object with 'identity' and 'done'); delete it to start over");
-            const auto& saved = state.at("identity");
-            if (saved != identity_) {
-                if (const auto key = detail::first_difference(identity_, saved))
+            // Only the round budget may change: a run planned for more (or fewer) rounds replays the
+            // saved rounds its design plans and runs the rest, as a run asking for them from the start would.
+            nlohmann::json saved = state.at("identity"), now = identity_;
+            if (saved.is_object()) saved.erase("rounds");
+            now.erase("rounds");
+            if (saved != now) {
+                if (const auto key = detail::first_difference(now, saved))
                     throw Error(path_.string() + ": --resume needs the options of the interrupted run; '" + *key + "' was " +
-                                (saved.contains(*key) ? saved.at(*key).dump() : "unset") + ", now " + identity_.at(*key).dump());
+                                (saved.contains(*key) ? saved.at(*key).dump() : "unset") + ", now " + (now.contains(*key) ? now.at(*key).dump() : "unset"));
                 throw Error(path_.string() + ": --resume needs the options of the interrupted run, and they differ");
             }
+            const auto rounds_of = [](const nlohmann::json& id) { return id.contains("rounds") ? id.at("rounds") : nlohmann::json(); };
+            if (rounds_of(state.at("identity")) != rounds_of(identity_) && rounds_of(state.at("identity")).is_number_unsigned())
+                rounds_before_ = state.at("identity").at("rounds").get<std::size_t>();
             const std::string saved_shard = state.contains("run") && state.at("run").contains("shard") ? state.at("run").at("shard").get<std::string>() : "0/1";
             const std::string shard = run_.contains("shard") ? run_.at("shard").get<std::string>() : "0/1";
             if (saved_shard != shard)
@@ -374,6 +392,9 @@ public:
             throw Error(path_.string() + ": corrupt campaign state (" + e.what() + "); delete it to start over");
         }
     }
+
+    /// The round budget of the loaded state when this run asks for another one (an extension).
+    std::optional<std::size_t> rounds_before() const noexcept { return rounds_before_; }
 
     const nlohmann::json* find(const std::string& key) const {
         const auto it = done_.find(key);
@@ -420,6 +441,7 @@ private:
     nlohmann::json identity_;
     nlohmann::json run_ = nlohmann::json::object();
     bool writer_ = true;
+    std::optional<std::size_t> rounds_before_;
     std::map<std::string, nlohmann::json> done_;
 };
 
@@ -486,10 +508,12 @@ inline void run_sweep(std::vector<Configuration>& configs, std::vector<SweepMode
         const nlohmann::json* saved = resume ? state.find(c.key()) : nullptr;
         std::vector<RoundResult> resumed;
         std::optional<train::EvalResult> resumed_clean;
+        std::string resumed_design;
         if (saved) {
             try {
                 resumed = rounds_from_json(*saved, m.test->size());
                 resumed_clean = clean_from_json(*saved, m.test->size());
+                if (saved->contains("design")) resumed_design = saved->at("design").get<std::string>();
             } catch (const std::exception& e) {
                 throw Error(state.path().string() + ": corrupt campaign state, configuration " + c.key() + ": " + e.what() + "; delete it to start over");
             }
@@ -503,6 +527,7 @@ inline void run_sweep(std::vector<Configuration>& configs, std::vector<SweepMode
             }
         }) : BatchRunner{};
         const std::size_t saved_rounds = resumed.size();
+        const std::vector<RoundResult> shard_rounds = merged ? resumed : std::vector<RoundResult>{};
         std::size_t ran = 0;
         const std::string where = merged ? merge_source(*merged, c.key()) : state.path().string();
         try {
@@ -510,11 +535,14 @@ inline void run_sweep(std::vector<Configuration>& configs, std::vector<SweepMode
                 if (merged) throw Error("the saved result lacks rounds its design plans (a merge computes none; resume that shard first)");
                 ++ran;
                 if (on_round) on_round(i, r);
-            }, std::move(resumed), named, resumed_clean, merged != nullptr);
+            }, std::move(resumed), named, resumed_clean, merged != nullptr, resumed_design);
         } catch (const std::exception& e) {
             if (!saved) throw;
             throw Error(where + ": configuration " + c.key() + ": " + e.what());
         }
+        if (merged && c.result.rounds.size() != saved_rounds)
+            throw Error(where + ": configuration " + c.key() + ": " + detail::unplanned_round(shard_rounds, c.result.rounds) +
+                        " is held twice or is not in the plan of these options (a merge takes exactly the rounds the design plans)");
         if (merged && resumed_clean && !(c.result.clean == *resumed_clean))
             throw Error(where + ": configuration " + c.key() + ": the saved clean pass scored " + std::to_string(resumed_clean->top1) + " of " +
                         std::to_string(resumed_clean->images) + " images, the model scores " + std::to_string(c.result.clean.top1));

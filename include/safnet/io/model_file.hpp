@@ -19,6 +19,7 @@
 #include <safnet/data/dataset.hpp>
 #include <safnet/error.hpp>
 #include <safnet/checked.hpp>
+#include <safnet/detail/fnv1a.hpp>
 #include <safnet/io/checkpoint.hpp>
 #include <safnet/io/sha256.hpp>
 #include <safnet/nn/resnet.hpp>
@@ -35,15 +36,12 @@ namespace safnet::io {
 
 /// FNV-1a digest of a file's metadata (every key and value, in key order).
 inline std::string metadata_digest(const Metadata& meta) {
-    std::uint64_t h = 0xcbf29ce484222325ull;
-    for (const auto& [k, v] : meta)
-        for (const std::string* part : {&k, &v}) {
-            for (const char c : *part) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
-            h = (h ^ 0xffu) * 0x100000001b3ull;  // a separator no UTF-8 text holds
-        }
-    char b[20];
-    std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(h));
-    return b;
+    safnet::detail::Fnv1a h;
+    for (const auto& [k, v] : meta) {
+        h.add_field(k);
+        h.add_field(v);
+    }
+    return h.hex();
 }
 
 struct ModelFile {

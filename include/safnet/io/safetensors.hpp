@@ -14,6 +14,12 @@
 //   dtype size (checked_product: no wrap-around, <= max_tensor_bytes) equals e - b; b <= e;
 //   the entries, sorted by offset, tile the buffer exactly: no overlap, no hole, nothing
 //   after the last tensor (the reference implementation's rule); metadata values are strings.
+// Content digest: the metadata key "content_sha256" holds the SHA-256 of every tensor (name,
+// dtype, shape, bytes; in name order) and every other metadata entry (in key order), each
+// field prefixed by its 8-byte little-endian length. safnet's writers (this one and
+// benchmarks/pytorch/safnet_torch.py) always add it; reading verifies it when present, so a
+// tensor or a metadata value changed after writing (a relabelled SAF, another normalization)
+// is refused instead of evaluated. Files from elsewhere, without the key, load unchecked.
 // Writing: tensors sorted by name, header padded with spaces to a multiple of 8 (so data
 // starts aligned), file written atomically (safnet/io/atomic_file.hpp).
 #pragma once
@@ -24,6 +30,7 @@
 #include <safnet/error.hpp>
 #include <safnet/io/atomic_file.hpp>
 #include <safnet/io/read_file.hpp>
+#include <safnet/io/sha256.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -37,6 +44,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace safnet::io {
@@ -93,6 +101,42 @@ struct TensorInfo {
         return s + "]";
     }
 };
+
+inline constexpr const char* content_digest_key = "content_sha256";
+
+namespace detail {
+
+/// The content digest's hash (see the header comment); tensors first, then metadata.
+class ContentDigest {
+public:
+    ContentDigest() { field("safnet-content-v1"); }
+    void tensor(const std::string& name, Dtype dtype, const std::vector<std::size_t>& shape, std::span<const std::uint8_t> bytes) {
+        field(name);
+        field(dtype_name(dtype));
+        std::string dims;
+        for (std::size_t i = 0; i < shape.size(); ++i) dims += (i ? "," : "") + std::to_string(shape[i]);
+        field(dims);
+        field(bytes);
+    }
+    void metadata(const std::string& key, const std::string& value) {
+        if (key == content_digest_key) return;
+        field(key);
+        field(value);
+    }
+    std::string hex() const { return h_.hex(); }
+
+private:
+    void field(std::string_view text) { field({reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}); }
+    void field(std::span<const std::uint8_t> bytes) {
+        std::uint8_t n[8];
+        for (int i = 0; i < 8; ++i) n[i] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(bytes.size()) >> (8 * i));
+        h_.update(std::span<const std::uint8_t>(n, 8));
+        h_.update(bytes);
+    }
+    Sha256 h_;
+};
+
+}  // namespace detail
 
 /// A whole safetensors file in memory, validated.
 class Safetensors {
@@ -203,6 +247,19 @@ private:
             tensors_.emplace(it.key(), read_entry(it.key(), it.value()));
         }
         check_tiling();
+        check_content_digest();
+    }
+
+    void check_content_digest() const {
+        const auto recorded = metadata_.find(content_digest_key);
+        if (recorded == metadata_.end()) return;
+        detail::ContentDigest d;
+        for (const auto& [name, t] : tensors_) d.tensor(name, t.dtype, t.shape, {bytes_.data() + data_start_ + t.begin, t.end - t.begin});
+        for (const auto& [k, v] : metadata_) d.metadata(k, v);
+        const std::string actual = d.hex();
+        if (actual != recorded->second)
+            fail("metadata '" + std::string(content_digest_key) + "' is " + recorded->second + " but the tensors and metadata hash to " + actual +
+                 ": a tensor or a metadata value was changed after the file was written");
     }
 
     // Rejects, while parsing, what no valid header has: nesting deeper than root -> entry ->
@@ -329,8 +386,9 @@ public:
     void set_metadata(const std::string& key, const std::string& value) { metadata_[key] = value; }
 
     std::string serialize() const {
-        nlohmann::ordered_json h = nlohmann::ordered_json::object();  // "{}" when empty, not "null"
-        if (!metadata_.empty()) h["__metadata__"] = metadata_;
+        nlohmann::ordered_json h = nlohmann::ordered_json::object();
+        h["__metadata__"] = metadata_;
+        h["__metadata__"][content_digest_key] = content_digest();
         std::size_t offset = 0;
         for (const auto& [name, e] : entries_) {
             h[name] = {{"dtype", dtype_name(e.dtype)}, {"shape", e.shape}, {"data_offsets", {offset, offset + e.bytes.size()}}};
@@ -348,6 +406,13 @@ public:
     void write(const std::string& path) const { write_file_atomic(path, serialize()); }
 
 private:
+    std::string content_digest() const {
+        detail::ContentDigest d;
+        for (const auto& [name, e] : entries_) d.tensor(name, e.dtype, e.shape, e.bytes);
+        for (const auto& [k, v] : metadata_) d.metadata(k, v);
+        return d.hex();
+    }
+
     struct Entry {
         Dtype dtype;
         std::vector<std::size_t> shape;

@@ -1,6 +1,7 @@
 // safnet/io/sha256.hpp — SHA-256 (FIPS 180-4) of bytes and files, and the check of a file
 // against a SHA256SUMS list beside it (the format `sha256sum` writes and `sha256sum -c` reads).
 //
+//   Sha256 h; h.update(bytes)...; h.hex()  incremental
 //   sha256_hex(bytes)                    64 lowercase hex digits
 //   verify_listed_checksum(path)         if path's directory holds SHA256SUMS and it lists
 //                                        path's file name, the file's digest must match it
@@ -18,6 +19,7 @@
 #include <span>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace safnet::io {
@@ -61,23 +63,50 @@ inline void sha256_block(std::array<std::uint32_t, 8>& h, const std::uint8_t* p)
 
 }  // namespace detail
 
+/// Incremental SHA-256: update() any number of times, then hex() once.
+class Sha256 {
+public:
+    void update(std::span<const std::uint8_t> bytes) noexcept {
+        total_ += bytes.size();
+        std::size_t i = 0;
+        if (buffered_ > 0) {
+            while (buffered_ < 64 && i < bytes.size()) block_[buffered_++] = bytes[i++];
+            if (buffered_ < 64) return;
+            detail::sha256_block(h_, block_.data());
+            buffered_ = 0;
+        }
+        for (; i + 64 <= bytes.size(); i += 64) detail::sha256_block(h_, bytes.data() + i);
+        while (i < bytes.size()) block_[buffered_++] = bytes[i++];
+    }
+    void update(std::string_view text) noexcept { update({reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}); }
+
+    std::string hex() const {
+        std::array<std::uint32_t, 8> h = h_;
+        std::uint8_t tail[128] = {};
+        for (std::size_t i = 0; i < buffered_; ++i) tail[i] = block_[i];
+        tail[buffered_] = 0x80;
+        const std::size_t blocks = buffered_ + 9 <= 64 ? 1 : 2;
+        const std::uint64_t bits = total_ * 8;
+        for (int i = 0; i < 8; ++i) tail[blocks * 64 - 1 - i] = static_cast<std::uint8_t>(bits >> (8 * i));
+        for (std::size_t b = 0; b < blocks; ++b) detail::sha256_block(h, tail + 64 * b);
+        static const char* digits = "0123456789abcdef";
+        std::string out;
+        for (const std::uint32_t v : h)
+            for (int s = 28; s >= 0; s -= 4) out += digits[(v >> s) & 0xf];
+        return out;
+    }
+
+private:
+    std::array<std::uint32_t, 8> h_ = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    std::array<std::uint8_t, 64> block_{};
+    std::size_t buffered_ = 0;
+    std::uint64_t total_ = 0;
+};
+
 inline std::string sha256_hex(std::span<const std::uint8_t> bytes) {
-    std::array<std::uint32_t, 8> h = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    const std::size_t whole = bytes.size() / 64 * 64;
-    for (std::size_t i = 0; i < whole; i += 64) detail::sha256_block(h, bytes.data() + i);
-    std::uint8_t tail[128] = {};
-    const std::size_t rest = bytes.size() - whole;
-    for (std::size_t i = 0; i < rest; ++i) tail[i] = bytes[whole + i];
-    tail[rest] = 0x80;
-    const std::size_t blocks = rest + 9 <= 64 ? 1 : 2;
-    const std::uint64_t bits = static_cast<std::uint64_t>(bytes.size()) * 8;
-    for (int i = 0; i < 8; ++i) tail[blocks * 64 - 1 - i] = static_cast<std::uint8_t>(bits >> (8 * i));
-    for (std::size_t b = 0; b < blocks; ++b) detail::sha256_block(h, tail + 64 * b);
-    static const char* hex = "0123456789abcdef";
-    std::string out;
-    for (const std::uint32_t v : h)
-        for (int s = 28; s >= 0; s -= 4) out += hex[(v >> s) & 0xf];
-    return out;
+    Sha256 h;
+    h.update(bytes);
+    return h.hex();
 }
 
 inline bool verify_listed_checksum(const std::string& path) {
