@@ -165,3 +165,24 @@ TEST_CASE("BER curve: exact mixture of per-count means, tail bounded", "[fault][
     CHECK_THROWS_WITH(fault::parse_curve("1e-10:1e-5"), Catch::Contains("LO:HI:N"));
     CHECK_THROWS_WITH(fault::parse_curve("1e-10:1e-5:2.5"), Catch::Contains("whole number"));
 }
+
+TEST_CASE("BER curve reach: the strata k <= K_max leave a tail of at most 1e-3 exactly up to curve_reach", "[fault][sweep]") {
+    const std::uint64_t n = 8'600'000;  // a ResNet20's fp32 bits
+    for (std::uint64_t k : {1, 20, 40, 1000}) {
+        const double reach = fault::curve_reach(n, k);
+        INFO("K_max " << k << ": reach " << reach);
+        CHECK(fault::binomial_sf(n, k, reach) <= fault::curve_tail_limit);
+        CHECK(fault::binomial_sf(n, k, reach * 1.001) > fault::curve_tail_limit);
+        // The K_max curve_k_for names for that reach is this one (at a rate a hair below it, it could be one less).
+        CHECK(fault::curve_k_for(n, reach) == k);
+    }
+    // The issue's case: 40 strata (the old default's ceiling) reach about 2.4e-6, not 1e-4; 1e-4
+    // needs a K_max near n p + 3.1 sd = 860 + 91.
+    CHECK(fault::curve_reach(n, 40) < 3e-6);
+    const std::uint64_t needed = fault::curve_k_for(n, 1e-4);
+    CHECK(needed > 900);
+    CHECK(needed < 1000);
+    CHECK(fault::binomial_sf(n, needed, 1e-4) <= fault::curve_tail_limit);
+    CHECK(fault::binomial_sf(n, needed - 1, 1e-4) > fault::curve_tail_limit);
+    CHECK(fault::curve_reach(10, 10) == 1.0);  // every bit counted: nothing is left in the tail
+}
