@@ -176,7 +176,7 @@ TEST_CASE("BER curve reach: the strata k <= K_max leave a tail of at most 1e-3 e
         // The K_max curve_k_for names for that reach is this one (at a rate a hair below it, it could be one less).
         CHECK(fault::curve_k_for(n, reach) == k);
     }
-    // The issue's case: 40 strata (the old default's ceiling) reach about 2.4e-6, not 1e-4; 1e-4
+    // 40 strata (the default's ceiling) reach 2.8e-6, not 1e-4; 1e-4
     // needs a K_max near n p + 3.1 sd = 860 + 91.
     CHECK(fault::curve_reach(n, 40) < 3e-6);
     const std::uint64_t needed = fault::curve_k_for(n, 1e-4);
