@@ -289,6 +289,16 @@ std::string fault_label(const fault::Configuration& c) {
     return c.spec.fault.count ? std::to_string(*c.spec.fault.count) + " flips" : fault::format_number(c.rate, 6);
 }
 
+/// What a configuration measures, for progress and log lines: format, faults and, by kind, the
+/// protection, the layer, the bit position or the curve's exact count.
+std::string describe(const fault::Configuration& c) {
+    std::string d = c.dtype + " " + fault_label(c);
+    if (c.analysis == "layer") return d + " in " + c.layer;
+    if (c.analysis == "bit") return d + " at bit " + std::to_string(c.bit);
+    if (c.analysis == "count") return d + " (curve)";
+    return c.protect == "none" ? d : d + " +" + c.protect;
+}
+
 void print_table(const std::vector<fault::Configuration>& configs, const std::vector<fault::SweepModel>& models) {
     std::printf("\n%-26s %-9s %-6s %-7s %-9s %6s %6s %16s %6s %18s %5s %-10s %s\n", "model", "saf", "dtype", "protect", "fault", "clean", "mean",
                 "interval", "rounds", "P(fail) [interval]", "NaN", "estimator", "interval method");
@@ -460,12 +470,21 @@ int run(const Flags& f) {
     };
     auto config_start = start;
     bool noted_cache = false;
+    // ETA from the rounds still planned (each configuration's budget; adaptive runs may stop
+    // sooner) at the pace of the rounds run so far.
+    std::vector<std::size_t> budget_after(configs.size() + 1, 0);
+    for (std::size_t i = configs.size(); i-- > 0;) budget_after[i] = budget_after[i + 1] + configs[i].spec.rounds;
+    std::size_t ran_in_config = 0, config_of_round = configs.size();
     fault::run_sweep(configs, models, state, f.resume,
         [&](std::size_t i, const fault::RoundResult&) {
             ++ran;
+            ran_in_config = config_of_round == i ? ran_in_config + 1 : 1;
+            config_of_round = i;
             const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-            bar.update("[" + std::to_string(i + 1) + "/" + std::to_string(configs.size()) + "]", i, configs.size(),
-                       configs[i].dtype + " " + fault_label(configs[i]) + "  " + std::to_string(ran) + " rounds, " + examples::format_duration(elapsed));
+            const std::size_t left = budget_after[i + 1] + configs[i].spec.rounds - std::min(ran_in_config, configs[i].spec.rounds);
+            bar.update(models[configs[i].model].label, i, configs.size(),
+                       describe(configs[i]) + "  round " + std::to_string(ran_in_config) + ", " + examples::format_duration(elapsed) + ", ETA " +
+                           examples::format_duration(elapsed / static_cast<double>(ran) * static_cast<double>(left)));
         },
         [&](std::size_t i, bool from_state) {
             const auto now = std::chrono::steady_clock::now();
@@ -486,10 +505,10 @@ int run(const Flags& f) {
                 noted_cache = true;
             }
             config_start = now;
-            if (!live && writer && !from_state && c.analysis == "ber") {
+            if (!live && writer && !from_state) {  // a log's line per configuration, of every kind
                 const auto& e = c.result.estimate;
-                std::printf("[%zu/%zu] %s %s %s: clean %.2f %%, mean %.2f %% over %zu rounds (%s), P(fail) %.3f; rounds computed %.0f %% of a pass\n",
-                            i + 1, configs.size(), models[c.model].label.c_str(), c.dtype.c_str(), fault_label(c).c_str(), c.result.clean.accuracy(),
+                std::printf("[%zu/%zu] %s %s: clean %.2f %%, mean %.2f %% over %zu rounds (%s), P(fail) %.3f; rounds computed %.0f %% of a pass\n",
+                            i + 1, configs.size(), models[c.model].label.c_str(), describe(c).c_str(), c.result.clean.accuracy(),
                             e.top1.mean, e.rounds, fault::estimator_name(e.estimator), e.fail_prob, 100 * cache.computed_fraction);
                 std::fflush(stdout);
             }
@@ -550,12 +569,26 @@ int run_tool(std::vector<std::string> args) {
                                     argv.data(), add_flags, run);
 }
 
+constexpr const char* merge_usage =
+    "safnet-campaign merge: combine the --out directories of a sharded campaign (--shard I/N) into one\n"
+    "Usage: safnet-campaign merge --out DIR [--threads T] [--quiet] DIR_0 ... DIR_N-1\n\n"
+    "  --out DIR      where the merged campaign's files go (as one unsharded run writes them)\n"
+    "  --threads T    threads for the clean passes it re-evaluates (default 2)\n"
+    "  --quiet        no progress bar\n"
+    "  DIR_i          shard i's --out directory; every shard 0 .. N-1 once, each finished\n\n"
+    "Nothing but each configuration's clean pass is computed: every round comes from a shard, checked\n"
+    "against its seed and the plan (docs/scale-out.md).\n";
+
 /// safnet-campaign merge --out DIR [--threads T] [--quiet] DIR_0 ... DIR_N-1
 int run_merge(const std::vector<std::string>& args) {
     std::string out, threads = "2";
     bool quiet = false;
     std::vector<fs::path> states;
     for (std::size_t i = 2; i < args.size(); ++i) {
+        if (args[i] == "--help" || args[i] == "-h") {
+            std::fputs(merge_usage, stdout);
+            return 0;
+        }
         if ((args[i] == "--out" || args[i] == "--threads") && i + 1 < args.size()) {
             (args[i] == "--out" ? out : threads) = args[i + 1];
             ++i;

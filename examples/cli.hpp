@@ -8,6 +8,7 @@
 #pragma once
 
 #include <safnet/checked.hpp>
+#include <safnet/version.hpp>
 
 #include <CLI/CLI.hpp>
 
@@ -59,6 +60,7 @@ inline void strict_numbers(CLI::App& app) {
 template <class Flags, class AddFlags, class Run>
 int run_cli(const char* tool, const char* description, int argc, char** argv, AddFlags&& add_flags, Run&& run) {
     CLI::App app{description};
+    app.set_version_flag("--version", std::string(tool) + " " + version_string);
     Flags flags;
     add_flags(app, flags);
     strict_numbers(app);

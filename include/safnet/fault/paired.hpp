@@ -3,8 +3,9 @@
 // one, with an interval.
 //
 // Common random numbers (a guarantee of the campaign, docs/campaigns.md): round r of a plain
-// design draws its faults from stream (seed, r, 0), and round r of stratum s of a stratified
-// design from the streams of (seed, r, s), over the store's eligible bits. So two
+// design draws its faults from stream (seed, r, 0) (at an exact count k, (seed, r, k):
+// plain_round_key in campaign.hpp), and round r of stratum s of a stratified design from the
+// streams of (seed, r, s), over the store's eligible bits. So two
 // configurations with the same seed, the same stored shapes (equal stored bits) and the same
 // design (both plain, or the same strata with the same critical mask) see exactly the same
 // faults in rounds with the same key — every protection of one model, and every model of one
