@@ -262,3 +262,36 @@ TEST_CASE("bad rates and widths are rejected with a clear error", "[fault]") {
     CHECK(fault_kind_from_name("stuck1") == FaultKind::stuck1);
     CHECK_THROWS_WITH(fault_kind_from_name("zap"), Catch::Contains("'zap'") && Catch::Contains("stuck0"));
 }
+
+TEST_CASE("inject_conditional at an exact count: k faults, exactly j of them critical, each bit as often as the uniform k-subset law gives", "[fault][bitflip]") {
+    // 64 fp32-like words, critical class bit 30: C = 64 critical and N - C = 1984 other bits.
+    const std::size_t n_words = 64;
+    const std::uint64_t k = 5, j = 2, critical_mask = 1u << 30;
+    const FaultModel model = FaultModel::exact_flips(k);
+    std::vector<std::uint32_t> words(n_words, 0);
+    std::vector<BitFault> changed;
+    std::vector<double> hits_critical(n_words, 0), hits_other(n_words * 32, 0);
+    const int rounds = 20000;
+    for (int r = 0; r < rounds; ++r) {
+        inject_conditional(std::span<std::uint32_t>(words), 32, model, critical_mask, j, StreamKey{3, static_cast<std::uint32_t>(r), 1},
+                           StreamKey{3, static_cast<std::uint32_t>(r), 2}, changed);
+        REQUIRE(changed.size() == k);
+        std::size_t critical = 0;
+        for (std::size_t i = 0; i < changed.size(); ++i) {
+            if (i) REQUIRE((changed[i - 1].word < changed[i].word || (changed[i - 1].word == changed[i].word && changed[i - 1].bit < changed[i].bit)));
+            if (changed[i].bit == 30) ++critical, ++hits_critical[changed[i].word];
+            else ++hits_other[changed[i].word * 32 + changed[i].bit];
+        }
+        REQUIRE(critical == j);
+        restore(std::span<std::uint32_t>(words), std::span<const BitFault>(changed));
+    }
+    // Each critical bit is hit with probability j / C, each other bit with (k - j) / (N - C); the
+    // sums over bits are exact, so check their spread: no bit more than 5 sd from its expectation.
+    const double pc = static_cast<double>(j) / 64, po = static_cast<double>(k - j) / 1984;
+    for (double h : hits_critical) CHECK(std::abs(h - rounds * pc) <= 5 * std::sqrt(rounds * pc * (1 - pc)));
+    for (std::size_t b = 0; b < hits_other.size(); ++b)
+        if (b % 32 != 30) CHECK(std::abs(hits_other[b] - rounds * po) <= 5 * std::sqrt(rounds * po * (1 - po)) + 1);
+    // More critical faults than the count holds is an error, not a silent over-count.
+    CHECK_THROWS_WITH(inject_conditional(std::span<std::uint32_t>(words), 32, model, critical_mask, 6, StreamKey{3, 0, 1}, StreamKey{3, 0, 2}, changed),
+                      Catch::Contains("exact count of 5"));
+}

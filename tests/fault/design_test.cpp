@@ -63,7 +63,8 @@ TEST_CASE("design: small budgets merge strata instead of piloting them with 2 ro
 TEST_CASE("design: plain where nothing can be stratified, with the reason", "[fault][design]") {
     auto q = resnet20(1e-6, 100);
     q.exact_count = true;
-    CHECK_THAT(fault::plan_design(q).why(), Catch::Contains("exact flip count"));
+    q.eligible_bits = 8'600'000;
+    CHECK_THAT(fault::plan_design(q).why(), Catch::Contains("0 flips"));
     q = resnet20(0, 100);
     CHECK_THAT(fault::plan_design(q).why(), Catch::Contains("BER 0"));
     q = resnet20(1e-4, 1000);  // K_c ~ Poisson(27): 12 strata leave most of the law in the tail
@@ -120,4 +121,54 @@ TEST_CASE("adaptive plain P(fail): the time-uniform betting interval, valid at t
     CHECK(e.fail_ci.low == expected.low);
     CHECK(e.fail_ci.high == expected.high);
     CHECK(e.fail_ci.high > fault::clopper_pearson(static_cast<std::uint64_t>(e.fail_prob * static_cast<double>(e.rounds) + 0.5), e.rounds, 0.95).high);
+}
+
+TEST_CASE("exact-count strata: hypergeometric weights, the tail's draws follow the conditional law", "[fault][design]") {
+    // N = 50 bits, C = 10 critical, 8 faults: K_c ~ Hypergeometric(50, 10, 8).
+    const auto s = fault::CriticalStrata::plan_exact(10, 50, 8, 1e-3, 3);
+    REQUIRE(s.size() == 3);  // K_c = 0, 1 and the tail >= 2
+    double total = 0;
+    for (const auto& st : s.strata()) total += st.weight;
+    CHECK(total == Approx(1).epsilon(1e-12));
+    // C(10,0) C(40,8) / C(50,8) and C(10,1) C(40,7) / C(50,8), by hand: 76904685 / 536878650 and 10 x 18643560 / 536878650.
+    CHECK(s[0].weight == Approx(76904685.0 / 536878650.0).epsilon(1e-9));
+    CHECK(s[1].weight == Approx(186435600.0 / 536878650.0).epsilon(1e-9));
+    CHECK(s[2].k_low == 2);
+    CHECK(s[2].k_high == 8);
+    std::vector<double> seen(9, 0);
+    const int rounds = 40000;
+    for (int r = 0; r < rounds; ++r) {
+        const std::uint64_t k = s.draw_count(2, 5, static_cast<std::uint32_t>(r));
+        REQUIRE(k >= 2);
+        REQUIRE(k <= 8);
+        ++seen[k];
+    }
+    for (std::uint64_t k = 2; k <= 8; ++k) {
+        const double p = fault::hypergeometric_pmf(50, 10, 8, k) / s[2].weight;
+        INFO("K_c = " << k << ": " << seen[k] / rounds << " drawn, " << p << " exact");
+        CHECK(std::abs(seen[k] - rounds * p) <= 5 * std::sqrt(rounds * p * (1 - p)) + 1);
+    }
+    // The sign split at an exact count: given K_c = 1 the hit is negative with probability N_- / C.
+    auto split = fault::CriticalStrata::plan_exact(10, 50, 8, 1e-3, 12);
+    split.split_by_sign(4, 100);  // room for every sub-stratum (the split is all or nothing)
+    REQUIRE(split.split_by_sign());
+    double one = 0, one_negative = 0;
+    for (const auto& st : split.strata())
+        if (st.k_low == 1 && !st.is_tail()) one += st.weight, one_negative += st.negative == 1 ? st.weight : 0;
+    CHECK(one == Approx(s[1].weight).epsilon(1e-12));
+    CHECK(one_negative / one == Approx(0.4).epsilon(1e-12));
+}
+
+TEST_CASE("design at an exact count: stratified by critical count where the budget pilots it", "[fault][design]") {
+    auto q = resnet20(0, 20);
+    q.exact_count = true;
+    q.count = 1;
+    q.eligible_bits = 8'600'000;
+    const auto d = fault::plan_design(q);
+    REQUIRE(d.stratified());
+    REQUIRE(d.strata().size() == 2);  // K_c = 0 and K_c = 1: the single fault misses or hits a critical bit
+    CHECK(d.strata()[1].weight == Approx(268336.0 / 8'600'000).epsilon(1e-7));  // lgamma at N ~ 1e7: ~1e-8 relative
+    CHECK(d.strata().exact_count() == std::optional<std::uint64_t>(1));
+    q.estimate.rounds = 10;  // cannot pilot two strata: plain, with the reason
+    CHECK_FALSE(fault::plan_design(q).stratified());
 }

@@ -186,3 +186,16 @@ TEST_CASE("BER curve reach: the strata k <= K_max leave a tail of at most 1e-3 e
     CHECK(fault::binomial_sf(n, needed - 1, 1e-4) > fault::curve_tail_limit);
     CHECK(fault::curve_reach(10, 10) == 1.0);  // every bit counted: nothing is left in the tail
 }
+
+TEST_CASE("BER curve over stratified counts: each m_k is its strata's weighted mean", "[fault][sweep]") {
+    // k = 1 in two strata (0.9 at 90, 0.1 at 10: m_1 = 82), k = 0 the clean 92: at a rate where
+    // the tail is negligible the estimate is exactly P(K=0) 92 + P(K=1) 82 + P(K>1) ... m_K.
+    const std::vector<std::vector<fault::CountStratum>> counts = {{{1.0, {92}}}, {{0.9, std::vector<double>(6, 90)}, {0.1, std::vector<double>(6, 10)}}};
+    const std::uint64_t n = 1000;
+    const double p = 1e-5;
+    const auto pts = fault::ber_curve(counts, n, {p}, 0.95);
+    const double w0 = fault::binomial_pmf(n, 0, p), w1 = fault::binomial_pmf(n, 1, p), tail = fault::binomial_sf(n, 1, p);
+    CHECK(pts[0].mean == Approx(w0 * 92 + w1 * 82 + tail * 82).epsilon(1e-12));
+    CHECK(pts[0].low <= pts[0].mean);
+    CHECK(pts[0].high >= pts[0].mean);
+}

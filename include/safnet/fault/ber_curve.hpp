@@ -4,12 +4,14 @@
 // With N eligible bits and independent faults at rate p, the number of faults K is
 // Binomial(N, p) and, given K = k, the faulty bits are k distinct bits chosen uniformly. So
 //   E[accuracy](p) = sum_k P(K = k; N, p) m_k,
-// where m_k is the mean accuracy with exactly k faults (a `--flips k` campaign). One set of
-// exact-count strata k = 0 .. K_max therefore gives the whole curve. At each rate:
+// where m_k is the mean accuracy with exactly k faults (a `--flips k` campaign, itself stratified
+// by its critical count J ~ Hypergeometric where that pays: m_k = sum_j w_kj m_kj, strata.hpp).
+// One set of exact-count campaigns k = 0 .. K_max therefore gives the whole curve. At each rate:
 //   estimate  sum_{k<=K} w_k m_k + T m_K            (T = P(K > K_max), the truncated tail)
-//   band      [L, U + 100 T],  [L, U] = sum_{k<=K} w_k m_k -+ t_df SE,  SE^2 = sum w_k^2 v_k / n_k,
-//             v_k the guarded variance of statistics.hpp (k >= 1: a mode the rounds of stratum k
-//             have not shown still counts; k = 0 is the clean network, v_0 = 0),
+//   band      [L, U + 100 T],  [L, U] = sum_{k<=K} w_k m_k -+ t_df SE,
+//             SE^2 = sum_{k,j} (w_k w_kj)^2 v_kj / n_kj, v_kj the guarded variance of
+//             statistics.hpp (k >= 1: a mode the rounds of a stratum have not shown still
+//             counts; k = 0 is the clean network, v_0 = 0),
 //             df = min(n_k - 1) over the strata holding >= 1 % of SE^2 (stratified_halfwidth);
 //             the tail's accuracy is only known to lie in [0, 100], which is what 100 T bounds.
 // A rate whose tail T is not small is reported with its T so the reader sees why the band is wide.
@@ -104,22 +106,36 @@ struct CurvePoint {
     double rate = 0, mean = 0, low = 0, high = 0, tail = 0;  // mean: NaN where tail > curve_tail_limit
 };
 
-/// The curve at `rates` from per-k accuracies (percent): accuracies[k] holds the rounds with k faults.
-inline std::vector<CurvePoint> ber_curve(const std::vector<std::vector<double>>& accuracies, std::uint64_t eligible, const std::vector<double>& rates,
+/// The rounds of one stratum of an exact-count campaign: its weight within the count (1 for a
+/// plain campaign) and its accuracies (percent).
+struct CountStratum {
+    double weight = 1;
+    std::vector<double> accuracies;
+};
+
+/// The curve at `rates` from per-k strata: counts[k] holds the strata of the campaign with k
+/// faults (by critical count, hypergeometric weights; one stratum of weight 1 when plain).
+/// m_k = sum_j w_kj m_kj, and the SE sums (w_k w_kj)^2 g_kj / n_kj over every (k, j).
+inline std::vector<CurvePoint> ber_curve(const std::vector<std::vector<CountStratum>>& counts, std::uint64_t eligible, const std::vector<double>& rates,
                                          double confidence) {
-    if (accuracies.empty()) throw Error("ber_curve: no exact-count strata");
-    const std::size_t K = accuracies.size() - 1;
-    std::vector<double> m(K + 1), v(K + 1);
-    std::vector<std::size_t> rounds(K + 1);
+    if (counts.empty()) throw Error("ber_curve: no exact-count strata");
+    const std::size_t K = counts.size() - 1;
+    std::vector<double> m(K + 1, 0.0);
+    std::vector<std::vector<double>> v(K + 1);  // per (k, j): the guarded variance over n_kj
+    std::vector<std::size_t> rounds;
     for (std::size_t k = 0; k <= K; ++k) {
-        const auto& a = accuracies[k];
-        rounds[k] = a.size();
-        if (a.empty()) throw Error("ber_curve: stratum k = " + std::to_string(k) + " has no rounds");
-        double s = 0;
-        for (double x : a) s += x;
-        m[k] = s / static_cast<double>(a.size());
-        // k = 0 is the clean network, exactly; every other stratum is guarded against unseen modes.
-        v[k] = k == 0 ? 0.0 : guarded_variance(a, m[k], unseen_mode_weight);
+        if (counts[k].empty()) throw Error("ber_curve: count k = " + std::to_string(k) + " has no strata");
+        for (const CountStratum& st : counts[k]) {
+            const auto& a = st.accuracies;
+            if (a.empty()) throw Error("ber_curve: a stratum of count k = " + std::to_string(k) + " has no rounds");
+            double sum = 0;
+            for (double x : a) sum += x;
+            const double mean = sum / static_cast<double>(a.size());
+            m[k] += st.weight * mean;
+            // k = 0 is the clean network, exactly; every other stratum is guarded against unseen modes.
+            v[k].push_back((k == 0 ? 0.0 : guarded_variance(a, mean, unseen_mode_weight)) / static_cast<double>(a.size()));
+            rounds.push_back(a.size());
+        }
     }
     std::vector<CurvePoint> out;
     for (double p : rates) {
@@ -127,11 +143,11 @@ inline std::vector<CurvePoint> ber_curve(const std::vector<std::vector<double>>&
         c.rate = p;
         c.tail = binomial_sf(eligible, K, p);
         double mean = 0;
-        std::vector<double> share(K + 1);
+        std::vector<double> share;
         for (std::size_t k = 0; k <= K; ++k) {
             const double w = binomial_pmf(eligible, k, p);
             mean += w * m[k];
-            share[k] = w * w * v[k] / static_cast<double>(accuracies[k].size());
+            for (std::size_t j = 0; j < counts[k].size(); ++j) share.push_back(w * w * counts[k][j].weight * counts[k][j].weight * v[k][j]);
         }
         const double half = stratified_halfwidth(share, rounds, confidence);
         c.mean = c.tail <= curve_tail_limit ? mean + c.tail * m[K] : std::numeric_limits<double>::quiet_NaN();
@@ -140,6 +156,14 @@ inline std::vector<CurvePoint> ber_curve(const std::vector<std::vector<double>>&
         out.push_back(c);
     }
     return out;
+}
+
+/// The same for plain exact-count campaigns: accuracies[k] holds the rounds with k faults.
+inline std::vector<CurvePoint> ber_curve(const std::vector<std::vector<double>>& accuracies, std::uint64_t eligible, const std::vector<double>& rates,
+                                         double confidence) {
+    std::vector<std::vector<CountStratum>> counts;
+    for (const auto& a : accuracies) counts.push_back({CountStratum{1.0, a}});
+    return ber_curve(counts, eligible, rates, confidence);
 }
 
 }  // namespace safnet::fault

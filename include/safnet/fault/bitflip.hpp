@@ -224,14 +224,23 @@ namespace detail {
 
 inline bool fault_order(const BitFault& a, const BitFault& b) noexcept { return a.word != b.word ? a.word < b.word : a.bit < b.bit; }
 
-/// Adds the other (non-critical) eligible bits, Bernoulli(rate), to the sorted critical
-/// selection in `changed`, then acts on them all, keeping those whose value changed.
+/// Adds the other (non-critical) eligible bits to the sorted critical selection in `changed`
+/// (each Bernoulli(rate), or at an exact count the count's remaining faults, distinct and
+/// uniform), then acts on them all, keeping those whose value changed.
 template <class Word>
 void finish_conditional(std::span<Word> words, const EligibleBits& other, const FaultModel& model, StreamKey other_key,
                         std::vector<BitFault>& changed) {
     const auto middle = static_cast<std::ptrdiff_t>(changed.size());
-    select_geometric(words.size(), other, model.rate, other_key,
-                     [&](std::uint64_t w, int bit) { changed.push_back({w, static_cast<std::uint32_t>(bit)}); });
+    const auto add = [&](std::uint64_t w, int bit) { changed.push_back({w, static_cast<std::uint32_t>(bit)}); };
+    if (model.count) {
+        const std::uint64_t critical = changed.size(), others = static_cast<std::uint64_t>(other.count) * words.size();
+        if (critical > *model.count || *model.count - critical > others)
+            throw Error("inject_conditional: " + std::to_string(critical) + " critical faults of an exact count of " + std::to_string(*model.count) +
+                        " leave more than the " + std::to_string(others) + " other eligible bits");
+        select_exact(words.size(), other, *model.count - critical, other_key, add);
+    } else {
+        select_geometric(words.size(), other, model.rate, other_key, add);
+    }
     std::inplace_merge(changed.begin(), changed.begin() + middle, changed.end(), fault_order);
     std::size_t kept = 0;  // stuck-at leaves some selected bits as they are
     for (const BitFault& f : changed) {
@@ -250,17 +259,17 @@ void require_conditional(int bits_per_value, const FaultModel& model) {
     static_assert(sizeof(Word) <= 4, "storage words wider than 32 bits are not supported");
     require_bits_per_value<Word>(bits_per_value);
     model.validate();
-    if (model.count) throw Error("inject_conditional: needs a rate fault model, not an exact count");
 }
 
 }  // namespace detail
 
-/// The exact conditional law of `model` (a rate model) given that exactly `critical_count` of
-/// the eligible bits inside `critical_mask` are selected: those are chosen uniformly among the
-/// eligible critical bits (distinct, from stream `critical_key`), and every other eligible bit
-/// independently with model.rate (geometric gaps, stream `other_key`). Under independent
-/// per-bit faults this is the law of a round inside the stratum K_c = critical_count, and the
-/// two parts are independent. `changed` is filled as by inject(), ascending.
+/// The exact conditional law of `model` given that exactly `critical_count` of the eligible
+/// bits inside `critical_mask` are selected: those are chosen uniformly among the eligible
+/// critical bits (distinct, from stream `critical_key`), and every other eligible bit
+/// independently with model.rate (geometric gaps, stream `other_key`), or, for an exact count
+/// n, n - critical_count distinct other bits uniformly. Under independent per-bit faults (a
+/// uniform n-subset) this is the law of a round inside the stratum K_c = critical_count, and
+/// the two parts are independent. `changed` is filled as by inject(), ascending.
 template <std::unsigned_integral Word>
 void inject_conditional(std::span<Word> words, int bits_per_value, const FaultModel& model, std::uint64_t critical_mask,
                         std::uint64_t critical_count, StreamKey critical_key, StreamKey other_key, std::vector<BitFault>& changed) {

@@ -354,8 +354,8 @@ private:
 };
 
 /// The sampling design `spec` asks for on a store: plain, or stratified by critical-bit count
-/// (auto: stratified where the fault model is a rate, the critical class is not empty, the
-/// strata cover all but tail_mass of K_c's law within max_strata, and the budget pilots them).
+/// (auto: stratified where the critical class is not empty, the strata cover all but tail_mass
+/// of K_c's law within max_strata, and the budget pilots them; at a rate or an exact count).
 /// Errors name the codec and mask when the fault space is empty.
 template <Codec C, class Model>
 EstimatorDesign campaign_design(const CampaignSpec& spec, const StoredWeights<C, Model>& store, double resolution, std::uint64_t& critical_mask,
@@ -369,16 +369,17 @@ EstimatorDesign campaign_design(const CampaignSpec& spec, const StoredWeights<C,
     DesignRequest q{.estimate = {.rounds = spec.rounds, .first_round = spec.first_round, .confidence = spec.confidence, .fail_drop = spec.fail_drop,
                                  .resolution = resolution, .stopping = spec.stopping},
                     .estimator = spec.estimator, .rate = spec.fault.rate, .exact_count = spec.fault.count.has_value(),
-                    .sign_strata = spec.sign_strata, .max_strata = spec.max_strata, .tail_mass = spec.tail_mass};
+                    .count = spec.fault.count.value_or(0), .eligible_bits = eligible, .sign_strata = spec.sign_strata,
+                    .max_strata = spec.max_strata, .tail_mass = spec.tail_mass};
     critical_mask = critical_bits = 0;
     std::uint64_t mask = 0;
-    if (spec.estimator != Estimator::plain && !spec.fault.count) {
+    if (spec.estimator != Estimator::plain) {
         const std::uint64_t eligible_mask = detail::eligible_bits(bits, spec.fault.bit_mask).mask;
         mask = (spec.critical_bits ? *spec.critical_bits : store.most_vulnerable_bits(eligible_mask)) & eligible_mask;
         q.critical_bits = store.stored_bits(mask);
         if (q.critical_bits == 0 && spec.estimator == Estimator::stratified)
             throw Error("stratified estimator: the critical class " + hex_mask(spec.critical_bits.value_or(0)) + " has no eligible bit" + where);
-        if (!(spec.fault.rate > 0) && spec.estimator == Estimator::stratified)
+        if (!spec.fault.count && !(spec.fault.rate > 0) && spec.estimator == Estimator::stratified)
             throw Error("stratified estimator: BER 0 has no faults to stratify" + where);
         q.negative_critical_bits = static_cast<std::uint64_t>(detail::eligible_bits(bits, mask).count) * store.negative_words();
     }
@@ -397,6 +398,17 @@ EstimatorDesign campaign_design(const CampaignSpec& spec, const StoredWeights<C,
 inline StreamKey plain_round_key(const CampaignSpec& spec, std::uint32_t round) {
     if (!spec.fault.count) return {spec.seed, round, 0};
     return {spec.seed, round, 0xC0000000u | static_cast<std::uint32_t>(*spec.fault.count & 0x3FFFFFFFu)};
+}
+
+/// The seed of a stratified round's streams: the campaign's at a rate; at an exact count k mixed
+/// with k (SplitMix64's finalizer), so the BER curve's stratified counts draw independent faults
+/// as its plain ones do (plain_round_key), one k still the same faults for every model and protection.
+inline std::uint64_t strata_seed(const CampaignSpec& spec) {
+    if (!spec.fault.count) return spec.seed;
+    std::uint64_t z = *spec.fault.count + 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return spec.seed ^ (z ^ (z >> 31));
 }
 
 /// Runs `spec` on `model` over `test`; `on_round` (optional) sees each finished round.
@@ -430,12 +442,13 @@ CampaignResult run_campaign(Model& model, const train::PreparedSet& test, const 
             rr.round = item.round;
             rr.stratum = item.stratum;
             if (design.stratified()) {
-                rr.critical = design.strata().draw_count(item.stratum, spec.seed, item.round);
+                const std::uint64_t seed = strata_seed(spec);
+                rr.critical = design.strata().draw_count(item.stratum, seed, item.round);
                 const Stratum& st = design.strata()[item.stratum];
-                const StreamKey critical = CriticalStrata::critical_key(spec.seed, item.round, item.stratum);
-                const StreamKey other = CriticalStrata::other_key(spec.seed, item.round, item.stratum);
+                const StreamKey critical = CriticalStrata::critical_key(seed, item.round, item.stratum);
+                const StreamKey other = CriticalStrata::other_key(seed, item.round, item.stratum);
                 rr.flips = st.is_split() ? store.inject_conditional(spec.fault, r.critical_mask, st.negative, critical, rr.critical - st.negative,
-                                                                    CriticalStrata::positive_key(spec.seed, item.round, item.stratum), other)
+                                                                    CriticalStrata::positive_key(seed, item.round, item.stratum), other)
                                          : store.inject_conditional(spec.fault, r.critical_mask, rr.critical, critical, other);
             } else {
                 rr.flips = store.inject(spec.fault, plain_round_key(spec, item.round));

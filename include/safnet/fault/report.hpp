@@ -199,6 +199,20 @@ struct Curve {
     std::vector<CurvePoint> points;
 };
 
+/// An exact-count campaign's rounds by stratum with the strata's weights (one stratum of weight
+/// 1 when it ran plain), as ber_curve takes them.
+inline std::vector<CountStratum> count_strata(const CampaignResult& r) {
+    if (r.estimate.estimator != Estimator::stratified) {
+        CountStratum all;
+        for (const auto& round : r.rounds) all.accuracies.push_back(round.eval.accuracy());
+        return {all};
+    }
+    std::vector<CountStratum> strata;
+    for (const auto& s : r.estimate.strata) strata.push_back({s.stratum.weight, {}});
+    for (const auto& round : r.rounds) strata.at(round.stratum).accuracies.push_back(round.eval.accuracy());
+    return strata;
+}
+
 inline std::vector<Curve> sweep_curves(const std::vector<Configuration>& configs, const SweepSpec& spec) {
     std::vector<Curve> curves;
     if (!spec.curve) return curves;
@@ -212,7 +226,7 @@ inline std::vector<Curve> sweep_curves(const std::vector<Configuration>& configs
         }
     for (const auto& key : order) {
         const auto& cs = groups[key];
-        std::vector<std::vector<double>> acc(cs.size());
+        std::vector<std::vector<CountStratum>> acc(cs.size());
         std::vector<bool> present(cs.size(), false);
         bool complete = true;  // a shard may hold only some of the counts: no curve from those
         for (const auto* c : cs) {
@@ -222,7 +236,7 @@ inline std::vector<Curve> sweep_curves(const std::vector<Configuration>& configs
                 break;
             }
             present[k] = true;
-            for (const auto& r : c->result.rounds) acc[k].push_back(r.eval.accuracy());
+            acc[k] = count_strata(c->result);
         }
         if (!complete) continue;
         Curve curve{std::get<0>(key), std::get<1>(key), std::get<2>(key), cs.front()->result.stored_bits, cs.size() - 1, {}};

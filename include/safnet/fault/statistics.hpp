@@ -7,6 +7,7 @@
 //   beta_quantile(a, b, q)     x with I_x(a, b) = q, by bisection (relative error < 1e-15)
 //   student_t_quantile(df, C)  two-sided: P(|T_df| <= t) = C; df = inf gives the normal one
 //   binomial_pmf / binomial_sf P(K = k), P(K > k) for K ~ Binomial(n, p), in log space
+//   hypergeometric_pmf         P(J = j) for j marked among a uniform draw without replacement
 // Intervals (all at a caller-chosen two-sided confidence C):
 //   clopper_pearson(x, n, C)   exact binomial interval [B(a/2; x, n-x+1), B(1-a/2; x+1, n-x)],
 //                              with a = 1 - C; x = 0 gives [0, 1 - (a/2)^(1/n)].
@@ -156,6 +157,18 @@ inline double binomial_log_pmf(std::uint64_t n, std::uint64_t k, double p) {
     return std::lgamma(nd + 1) - std::lgamma(kd + 1) - std::lgamma(nd - kd + 1) + kd * std::log(p) + (nd - kd) * std::log1p(-p);
 }
 inline double binomial_pmf(std::uint64_t n, std::uint64_t k, double p) { return std::exp(binomial_log_pmf(n, k, p)); }
+
+/// log P(J = j), J ~ Hypergeometric: j of the `marked` among `total` items in a uniform draw of
+/// `drawn` distinct ones (lgamma: relative error ~1e-8 at total ~1e7, ample for stratum weights).
+inline double hypergeometric_log_pmf(std::uint64_t total, std::uint64_t marked, std::uint64_t drawn, std::uint64_t j) {
+    if (marked > total || drawn > total || j > marked || j > drawn || drawn - j > total - marked) return -std::numeric_limits<double>::infinity();
+    const auto lchoose = [](double n, double k) { return std::lgamma(n + 1) - std::lgamma(k + 1) - std::lgamma(n - k + 1); };
+    const auto d = [](std::uint64_t v) { return static_cast<double>(v); };
+    return lchoose(d(marked), d(j)) + lchoose(d(total - marked), d(drawn - j)) - lchoose(d(total), d(drawn));
+}
+inline double hypergeometric_pmf(std::uint64_t total, std::uint64_t marked, std::uint64_t drawn, std::uint64_t j) {
+    return std::exp(hypergeometric_log_pmf(total, marked, drawn, j));
+}
 
 /// P(K > k), K ~ Binomial(n, p), accurate when tiny: P(K >= k + 1) = I_p(k + 1, n - k).
 inline double binomial_sf(std::uint64_t n, std::uint64_t k, double p) {

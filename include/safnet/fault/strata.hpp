@@ -26,7 +26,14 @@
 // Streams (Philox, from (seed, round) and the stratum only, so a round is reproducible in
 // any order and on any thread): critical bits {seed, round, 2s + 1}, other bits
 // {seed, round, 2s + 2}, the tail's K_c {seed, round, 0x80000000 + s}.
-// Complexity: plan O(max_strata); draw_count O(K_c - K_max) for the tail.
+// Exact counts (plan_exact): `count` distinct faults uniform over the N eligible bits make K_c
+// Hypergeometric(N, N_c, count) rather than binomial; strata, tail and sign split (given K_c = k
+// the negative hits are Hypergeometric(N_c, N_-, k) either way) follow the same rules, and a
+// round draws its critical and other faults as exact counts. This stratifies the BER curve's
+// exact-count campaigns (ber_curve.hpp), whose single-fault stratum otherwise rests on rounds
+// that mostly miss the rare critical hit.
+// Complexity: plan O(max_strata) (exact counts: O(max_strata x the tail's support)); draw_count
+// O(K_c - K_max) for the tail.
 #pragma once
 
 #include <safnet/error.hpp>
@@ -36,6 +43,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -96,6 +104,37 @@ public:
         return s;
     }
 
+    /// The strata of an exact count: `count` distinct faults uniform over `eligible_bits`, of
+    /// which `critical_bits` are critical, so K_c ~ Hypergeometric(eligible, critical, count);
+    /// strata and tail as plan() makes them for a rate. A round of stratum k then draws its k
+    /// critical faults and count - k others, both exactly (inject_conditional).
+    static CriticalStrata plan_exact(std::uint64_t critical_bits, std::uint64_t eligible_bits, std::uint64_t count, double tail_mass = 1e-3,
+                                     std::size_t max_strata = 12) {
+        if (critical_bits == 0) throw Error("stratified estimator: the critical class has no eligible bits");
+        if (critical_bits > eligible_bits || count > eligible_bits)
+            throw Error("stratified estimator: " + std::to_string(count) + " faults or " + std::to_string(critical_bits) + " critical bits exceed the " +
+                        std::to_string(eligible_bits) + " eligible bits");
+        if (max_strata < 2) throw Error("stratified estimator: needs at least 2 strata");
+        CriticalStrata s;
+        s.critical_bits_ = critical_bits;
+        s.eligible_bits_ = eligible_bits;
+        s.count_ = count;
+        const std::uint64_t top = s.count_top();
+        for (std::uint64_t k = s.count_bottom();; ++k) {
+            const double tail = s.exact_tail(k);
+            s.strata_.push_back({k, k, hypergeometric_pmf(eligible_bits, critical_bits, count, k)});
+            if (tail <= tail_mass || k == top) {
+                if (tail > 0 && k < top) s.strata_.push_back({k + 1, top, tail});
+                break;
+            }
+            if (s.strata_.size() + 1 == max_strata) {
+                s.strata_.push_back({k + 1, top, tail});
+                break;
+            }
+        }
+        return s;
+    }
+
     /// plan() over N_c = negative_bits + positive_bits, then split_by_sign.
     static CriticalStrata plan_by_sign(std::uint64_t negative_bits, std::uint64_t positive_bits, double rate, double tail_mass = 1e-3,
                                        std::size_t max_strata = 12) {
@@ -119,7 +158,9 @@ public:
                 continue;
             }
             for (std::uint64_t j = 0; j <= st.k_low; ++j) {
-                const double w = binomial_pmf(negative_bits, j, rate_) * binomial_pmf(positive_bits, st.k_low - j, rate_);
+                // Given K_c = k the negative hits are Hypergeometric(N_c, N_-, k), at a rate and at an exact count alike.
+                const double w = count_ ? st.weight * hypergeometric_pmf(critical_bits_, negative_bits, st.k_low, j)
+                                        : binomial_pmf(negative_bits, j, rate_) * binomial_pmf(positive_bits, st.k_low - j, rate_);
                 if (w > 0) out.push_back({st.k_low, st.k_low, w, j});
             }
         }
@@ -133,6 +174,8 @@ public:
         return std::any_of(strata_.begin(), strata_.end(), [](const Stratum& st) { return st.is_split(); });
     }
     double rate() const noexcept { return rate_; }
+    /// The exact fault count the strata were planned for (plan_exact), if any.
+    std::optional<std::uint64_t> exact_count() const noexcept { return count_; }
     const std::vector<Stratum>& strata() const noexcept { return strata_; }
     std::size_t size() const noexcept { return strata_.size(); }
     const Stratum& operator[](std::size_t s) const { return strata_.at(s); }
@@ -143,6 +186,17 @@ public:
         if (!st.is_tail()) return st.k_low;
         PhiloxStream rng(tail_count_key(seed, round, s));
         const double target = rng.next_open0() * st.weight;  // P(K_c in [k_low, k]) >= target
+        if (count_) {
+            double pmf = hypergeometric_pmf(eligible_bits_, critical_bits_, *count_, st.k_low), cum = pmf;
+            std::uint64_t k = st.k_low;
+            while (cum < target && k < st.k_high) {
+                pmf *= exact_ratio(k);
+                ++k;
+                cum += pmf;
+                if (pmf == 0 && cum < target) break;
+            }
+            return k;
+        }
         double pmf = binomial_pmf(critical_bits_, st.k_low, rate_), cum = pmf;
         std::uint64_t k = st.k_low;
         const double ratio = rate_ / (1 - rate_);
@@ -170,7 +224,34 @@ public:
     }
 
 private:
-    std::uint64_t critical_bits_ = 0, negative_bits_ = 0;
+    // The support of K_c at an exact count: [max(0, count - others), min(count, critical)].
+    std::uint64_t count_top() const noexcept { return std::min(*count_, critical_bits_); }
+    std::uint64_t count_bottom() const noexcept {
+        const std::uint64_t others = eligible_bits_ - critical_bits_;
+        return *count_ > others ? *count_ - others : 0;
+    }
+    /// P(K_c = k + 1) / P(K_c = k) at an exact count.
+    double exact_ratio(std::uint64_t k) const noexcept {
+        const double c = static_cast<double>(critical_bits_), n = static_cast<double>(*count_), o = static_cast<double>(eligible_bits_ - critical_bits_);
+        const double kd = static_cast<double>(k);
+        return (c - kd) * (n - kd) / ((kd + 1) * (o - n + kd + 1));
+    }
+    /// P(K_c > k) at an exact count, summed upward until the terms past the mode stop counting.
+    double exact_tail(std::uint64_t k) const {
+        const std::uint64_t top = count_top();
+        if (k >= top) return 0.0;
+        double pmf = hypergeometric_pmf(eligible_bits_, critical_bits_, *count_, k + 1), sum = pmf;
+        const double mode = (static_cast<double>(*count_) + 1) * (static_cast<double>(critical_bits_) + 1) / (static_cast<double>(eligible_bits_) + 2);
+        for (std::uint64_t j = k + 1; j < top; ++j) {
+            pmf *= exact_ratio(j);
+            sum += pmf;
+            if (static_cast<double>(j) > mode && pmf < 1e-18 * sum) break;
+        }
+        return std::min(sum, 1.0);
+    }
+
+    std::uint64_t critical_bits_ = 0, negative_bits_ = 0, eligible_bits_ = 0;
+    std::optional<std::uint64_t> count_;
     double rate_ = 0;
     std::vector<Stratum> strata_;
 };

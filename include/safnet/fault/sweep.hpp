@@ -12,7 +12,9 @@
 //   "layer"  (per_layer) one per selected parameter tensor, protection none;
 //   "bit"    (per_bit) one per eligible bit position, protection none;
 //   "count"  (curve) exact-count strata k = 0 .. K_max per dtype and protection, for the
-//            accuracy-vs-BER curve (ber_curve.hpp); k = 0 runs one round (it has no faults).
+//            accuracy-vs-BER curve (ber_curve.hpp); k = 0 runs one round (it has no faults),
+//            every other k is stratified by its critical count where the design pays (auto,
+//            unless --estimator plain).
 // It throws before any work, naming the codec and mask, for a fault space with no eligible
 // bit, an exact count above the eligible bits, or an explicit critical class with none.
 // run_sweep runs the configurations in order; after each, `state` is written atomically, and
@@ -246,7 +248,9 @@ inline std::vector<Configuration> plan_sweep(const SweepSpec& spec, const std::v
                 const std::size_t rounds = spec.curve->rounds ? spec.curve->rounds : spec.rounds;
                 for (const auto& protect : spec.protect)
                     for (std::size_t k = 0; k <= k_max; ++k)
-                        add("count", m, dtype, protect, 0.0, spec.selection, spec.bit_mask, "*", -1, k, k == 0 ? 1 : rounds, Estimator::plain);
+                        // Each k stratified by its critical count where that pays (auto; k = 0 has no faults).
+                        add("count", m, dtype, protect, 0.0, spec.selection, spec.bit_mask, "*", -1, k, k == 0 ? 1 : rounds,
+                            k == 0 || spec.estimator == Estimator::plain ? Estimator::plain : Estimator::automatic);
             }
         }
     return configs;
