@@ -30,11 +30,14 @@ def content_digest(entries, metadata):
     return h.hexdigest()
 
 
+def header_entries(header, body):
+    """{name: (dtype, shape, raw bytes)} of a parsed safetensors header's tensors over its data buffer."""
+    return {name: (e["dtype"], e["shape"], body[e["data_offsets"][0]:e["data_offsets"][1]]) for name, e in header.items() if name != "__metadata__"}
+
+
 def file_digest(data):
     """(recorded, computed) content digests of a safetensors file's bytes."""
     (n,) = struct.unpack("<Q", data[:8])
     header = json.loads(data[8:8 + n])
-    meta = header.pop("__metadata__", {})
-    body = data[8 + n:]
-    entries = {name: (e["dtype"], e["shape"], body[e["data_offsets"][0]:e["data_offsets"][1]]) for name, e in header.items()}
-    return meta.get(CONTENT_DIGEST_KEY), content_digest(entries, meta)
+    meta = header.get("__metadata__", {})
+    return meta.get(CONTENT_DIGEST_KEY), content_digest(header_entries(header, data[8 + n:]), meta)

@@ -12,7 +12,7 @@ import struct
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "benchmarks", "pytorch"))
-from safetensors_digest import CONTENT_DIGEST_KEY, content_digest  # noqa: E402
+from safetensors_digest import CONTENT_DIGEST_KEY, content_digest, header_entries  # noqa: E402
 
 args = sys.argv[1:]
 stale = args[:1] == ["--stale-digest"]
@@ -27,9 +27,7 @@ for kv in pairs:
     k, v = kv.split("=", 1)
     meta[k] = v
 if not stale:
-    body = b[8 + n:]
-    entries = {name: (e["dtype"], e["shape"], body[e["data_offsets"][0]:e["data_offsets"][1]]) for name, e in h.items() if name != "__metadata__"}
-    meta[CONTENT_DIGEST_KEY] = content_digest(entries, meta)
+    meta[CONTENT_DIGEST_KEY] = content_digest(header_entries(h, b[8 + n:]), meta)
 nh = json.dumps(h, separators=(",", ":"), ensure_ascii=False).encode()  # as safnet writes headers
 nh += b" " * (-len(nh) % 8)
 open(dst, "wb").write(struct.pack("<Q", len(nh)) + nh + b[8 + n:])
