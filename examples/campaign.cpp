@@ -117,6 +117,9 @@ void add_flags(CLI::App& app, Flags& f) {
 // The command line of this run, and the merged shard states when it is the last step of a merge.
 std::vector<std::string> g_args;
 const fault::ShardUnion* g_merge = nullptr;
+// A compare step: each replayed run's configurations go here, named by its directory.
+std::vector<fault::RunResults>* g_collect = nullptr;
+std::string g_source;
 
 // This process among the ranks of an MPI job (rank 0 of 1 without MPI): the batch runner that
 // shares out the rounds, and a collective that gathers each rank's timing for rank 0.
@@ -351,18 +354,19 @@ std::vector<std::pair<std::string, std::string>> compare_pairs(const std::vector
 
 void print_comparisons(const std::vector<fault::Comparison>& cs, const std::vector<fault::Configuration>& configs,
                        const std::vector<fault::SweepModel>& models) {
-    std::printf("\npaired differences on the same faults (a minus b; paired.csv):\n");
+    std::printf("\ndifferences, a minus b (paired.csv; paired on the same faults where the designs allow):\n");
     for (const auto& c : cs) {
         const auto &a = configs[c.a], &b = configs[c.b];
         const auto& d = c.diff;
         const std::string where = a.dtype + " @" + fault_label(a) + ": " + fault::comparison_label(a, models) + " - " + fault::comparison_label(b, models);
-        if (!d.paired) {
-            std::printf("  %s: not paired (%s)\n", where.c_str(), d.why.c_str());
+        if (!d.has_interval) {
+            std::printf("  %s: no interval (%s)\n", where.c_str(), d.why.c_str());
             continue;
         }
         const char* verdict = d.ci.low > 0 ? "a better" : d.ci.high < 0 ? "b better" : "not resolved";
-        std::printf("  %s: top-1 %+.2f [%+.2f, %+.2f] points, P(fail) %+.3f [%+.3f, %+.3f] over %zu pairs (%s): %s\n", where.c_str(), d.mean, d.ci.low,
-                    d.ci.high, d.fail, d.fail_ci.low, d.fail_ci.high, d.pairs, d.method.c_str(), verdict);
+        const std::string over = d.paired ? "over " + std::to_string(d.pairs) + " pairs" : "not paired: " + d.why;
+        std::printf("  %s: top-1 %+.2f [%+.2f, %+.2f] points, P(fail) %+.3f [%+.3f, %+.3f] %s (%s): %s\n", where.c_str(), d.mean, d.ci.low,
+                    d.ci.high, d.fail, d.fail_ci.low, d.fail_ci.high, over.c_str(), d.method.c_str(), verdict);
     }
 }
 
@@ -554,6 +558,11 @@ int run(const Flags& f) {
     std::size_t rounds = 0;
     for (const auto& c : configs) rounds += c.result.rounds.size();
     std::printf("\n%zu rounds (%zu run now) in %.1f s; results in %s\n", rounds, ran, seconds, f.out.c_str());
+    if (g_collect) {
+        fault::RunResults r{g_source, identity, configs, models};
+        for (auto& m : r.models) m.net = nullptr, m.test = m.calibration = nullptr;  // the files close with this run
+        g_collect->push_back(std::move(r));
+    }
     return 0;
 }
 
@@ -611,6 +620,77 @@ int run_merge(const std::vector<std::string>& args) {
     return run_tool(rerun);
 }
 
+constexpr const char* compare_usage =
+    "safnet-campaign compare: differences between the configurations of finished campaign runs\n"
+    "Usage: safnet-campaign compare --out DIR [--compare A:B ...] [--threads T] [--quiet] RUN_DIR ...\n\n"
+    "  --out DIR       where paired.csv goes (and, under DIR/runs/, each run's results as recomputed)\n"
+    "  --compare A:B   a minus b for each configuration answering to A against each answering to B at\n"
+    "                  the same format and rate (a model label, a SAF, a protection or model+protect;\n"
+    "                  repeatable); default: every configuration against the unprotected first\n"
+    "                  none-SAF model of its format and rate\n"
+    "  --threads T     threads for the clean passes each run's replay re-evaluates (default 2)\n"
+    "  --quiet         no progress bar\n"
+    "  RUN_DIR         the --out directory of a finished campaign (a sharded one merged first)\n\n"
+    "Nothing but each configuration's clean pass is computed: every round comes from the runs. Rounds\n"
+    "of two runs pair (the same faults) where the seeds, stored bits and designs agree; otherwise the\n"
+    "difference is that of independent campaigns, with a wider interval (fault/paired.hpp).\n";
+
+/// safnet-campaign compare --out DIR [--compare A:B ...] [--threads T] [--quiet] RUN_DIR ...
+int run_compare(const std::vector<std::string>& args) {
+    std::string out, threads = "2";
+    bool quiet = false;
+    std::vector<std::string> pairs, dirs;
+    const std::string usage = " (usage: safnet-campaign compare --out DIR [--compare A:B ...] [--threads T] [--quiet] RUN_DIR ...)";
+    for (std::size_t i = 2; i < args.size(); ++i) {
+        if (args[i] == "--help" || args[i] == "-h") {
+            std::fputs(compare_usage, stdout);
+            return 0;
+        }
+        if ((args[i] == "--out" || args[i] == "--threads" || args[i] == "--compare") && i + 1 < args.size()) {
+            if (args[i] == "--compare") pairs.push_back(args[i + 1]);
+            else (args[i] == "--out" ? out : threads) = args[i + 1];
+            ++i;
+        } else if (args[i] == "--quiet") {
+            quiet = true;
+        } else if (args[i].rfind("--", 0) == 0) {
+            throw Error("compare: unknown flag '" + args[i] + "' or a flag without its value" + usage);
+        } else {
+            dirs.push_back(args[i]);
+        }
+    }
+    if (out.empty()) throw Error("compare: --out DIR is required" + usage);
+    if (dirs.empty()) throw Error("compare: no campaign directories given" + usage);
+    const auto wanted = compare_pairs(pairs);
+    fs::create_directories(out);
+    io::DirectoryLock lock(out, "safnet-campaign compare");
+    std::vector<fault::RunResults> runs;
+    for (std::size_t i = 0; i < dirs.size(); ++i) {
+        const fs::path dir = fs::path(dirs[i]).lexically_normal();
+        const std::string name = dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();
+        const fault::ShardUnion run = fault::merge_shard_states({dir / "campaign-state.json"});
+        std::vector<std::string> rerun{args[0]};
+        for (const auto& flag : run.flags) rerun.push_back(flag.get<std::string>());
+        rerun.insert(rerun.end(), {"--out", (fs::path(out) / "runs" / (std::to_string(i) + "-" + name)).string(), "--resume", "--threads", threads});
+        if (quiet) rerun.push_back("--quiet");
+        std::printf("compare: replaying %s (%zu configurations)\n", dirs[i].c_str(), run.configurations);
+        std::fflush(stdout);
+        g_merge = &run;
+        g_collect = &runs;
+        g_source = dirs[i];
+        const int status = run_tool(rerun);
+        g_merge = nullptr;
+        g_collect = nullptr;
+        if (status != 0) throw Error("compare: the replay of " + dirs[i] + " failed (above)");
+    }
+    const auto [configs, models] = fault::join_runs(runs);
+    const auto comparisons = fault::compare_sweep(configs, models, wanted, runs.front().identity.at("confidence").get<double>());
+    if (comparisons.empty()) throw Error("compare: no configuration pair answers to the --compare names at a common format and rate");
+    io::write_file_atomic((fs::path(out) / "paired.csv").string(), fault::paired_csv(comparisons, configs, models));
+    print_comparisons(comparisons, configs, models);
+    std::printf("\n%zu comparisons of %zu runs in %s\n", comparisons.size(), runs.size(), (fs::path(out) / "paired.csv").string().c_str());
+    return 0;
+}
+
 }  // namespace
 
 #if SAFNET_WITH_MPI
@@ -652,12 +732,12 @@ int run_mpi_rank(int argc, char** argv) {
 
 int main(int argc, char** argv) {
 #if SAFNET_WITH_MPI
-    if (launched_by_mpi() && !(argc >= 2 && std::string(argv[1]) == "merge")) return run_mpi_rank(argc, argv);
+    if (launched_by_mpi() && !(argc >= 2 && (std::string(argv[1]) == "merge" || std::string(argv[1]) == "compare"))) return run_mpi_rank(argc, argv);
 #endif
     std::vector<std::string> args(argv, argv + argc);
-    if (args.size() >= 2 && args[1] == "merge") {
+    if (args.size() >= 2 && (args[1] == "merge" || args[1] == "compare")) {
         try {
-            return run_merge(args);
+            return args[1] == "merge" ? run_merge(args) : run_compare(args);
         } catch (const std::exception& e) {
             std::fprintf(stderr, "safnet-campaign: error: %s\n", e.what());
             return 1;

@@ -23,7 +23,7 @@ from campaign_table import fmt_fail, fmt_interval, read_summaries, table_of  # n
 from doc_blocks import report_main  # noqa: E402
 
 MODELS = ["none", "tanh", "arctan", "softsign", "modtanh", "none_to_tanh", "none_to_softsign"]
-CAMPAIGNS = [f"main_{m}" for m in MODELS] + ["baselines"] + [f"curve_{m}" for m in MODELS]
+CAMPAIGNS = [f"main_{m}" for m in MODELS] + ["baselines"] + [f"curve_{m}" for m in MODELS] + ["compare"]
 
 
 def epochs_of(model):
@@ -141,13 +141,15 @@ def headline(rows, rate=1e-5):
         out.append(f"| {r['model']} ({r['saf']}) | {r['dtype']} | {float(r['clean_top1']):.2f} | {fmt_interval(r)} | {fmt_fail(r)} | {r['rounds']} "
                    f"| {r['estimator']} |")
     methods = {r["estimator"] for r in mine}
-    note = ESTIMATORS + (" " + UNGUARDED if any(r.get("ci_method") == "stratified-t" for r in mine) else "")
+    unguarded = any(r.get("ci_method") == "stratified-t" for r in mine)
+    note = (ESTIMATORS.replace(GUARDED_T, "the estimate ± t·SE, asymptotic") + " " + UNGUARDED) if unguarded else ESTIMATORS
     return "\n".join(out) + "\n" + ("\n" + note + "\n" if {"plain", "stratified"} <= methods else "")
 
 
+GUARDED_T = "the estimate ± t·SE with each stratum's variance guarded against a mode its rounds have not shown"
 ESTIMATORS = ("The estimator column says how each mean's interval was made (docs/statistics.md): *stratified* rounds "
               "are split by the number of faults in the most damaging bit positions (the exponent MSB at fp32 and fp16) with exact binomial weights, and the interval is "
-              "the estimate ± t·SE, asymptotic; *plain* rounds (where the critical faults are too many to stratify, as at "
+              "the estimate ± t·SE with each stratum's variance guarded against a mode its rounds have not shown; *plain* rounds (where the critical faults are too many to stratify, as at "
               "q2.5 and at BER 1e-4) get a betting interval, which assumes nothing about the distribution and is therefore "
               "wider, most of all below the mean: it cannot exclude a rare catastrophic mode the rounds have not seen.")
 
@@ -178,8 +180,9 @@ def loss_summary(rows, rate=1e-5):
 BASELINES = ("`clip` clamps every weight read back to its tensor's clean [min, max] (NaN read as 0), which needs the "
              "two bounds per tensor kept in fault-free memory; `clipact` bounds every ReLU by its largest output on 2000 clean "
              "training images (Ranger, Clip-Act). Neither retrains the model. Below, each at BER 1e-5 and 1e-4 next to the best "
-             "SAF model of the same format (mean top-1 [95 % interval]); the last column says whether clip's interval lies "
-             "above, below or overlapping that model's.")
+             "SAF model of the same format (mean top-1 [95 % interval]); the last column gives clip minus that model with the "
+             "95 % interval of the difference (the compare step: paired on the same faults where both designs allow, else as "
+             "independent campaigns, marked not paired) and what it decides.")
 
 
 SCRATCH_SAFS = ("tanh", "arctan", "softsign", "modtanh")  # the SAF models the study trains from scratch
@@ -189,20 +192,56 @@ def short(model):
     return model.replace("resnet20_cifar10_", "")
 
 
-def best_saf_verdict(cells, best):
+def read_paired(d):
+    """The differences of the compare step (campaign/compare/paired.csv), or None before it ran."""
+    path = os.path.join(d, "campaign", "compare", "paired.csv")
+    return read_csv(path) if os.path.isfile(path) else None
+
+
+def difference(paired, dtype, rate, a, b):
+    """a minus b at (dtype, rate) from the compare step's rows, oriented a - b whichever way the row
+    holds it: (mean, low, high, method) or None. a and b are comparison labels (model or model+protect)."""
+    for r in paired or []:
+        if r["dtype"] != dtype or abs(float(r["rate"]) - rate) > 1e-9 * rate or r["diff_ci_low"] == "":
+            continue
+        mean, low, high = float(r["diff_top1"]), float(r["diff_ci_low"]), float(r["diff_ci_high"])
+        if (r["a"], r["b"]) == (a, b):
+            return mean, low, high, r["method"]
+        if (r["a"], r["b"]) == (b, a):
+            return -mean, -high, -low, r["method"]
+    return None
+
+
+def fmt_difference(diff):
+    mean, low, high, method = diff
+    return f"{mean:+.2f} [{low:+.2f}, {high:+.2f}]" + ("" if method != "independent-union" else " (not paired)")
+
+
+WAITING_COMPARE = "not judged yet: needs the differences of the compare step (campaign/compare/paired.csv)"
+
+
+def best_saf_verdict(cells, best, paired, rate=1e-5):
     """Whether softsign is the best SAF in `cells` (one format), judged by the 95 % intervals of the
-    means: a mean that is highest but whose interval overlaps another SAF's decides nothing."""
-    rivals = [r for r in cells if r is not best and r["ci_low"] != "" and best["ci_low"] != ""
-              and float(r["ci_high"]) >= float(best["ci_low"])]
-    if not rivals:
-        return "yes" if best["saf"] == "softsign" else "no"
+    differences between the models at `rate` (the compare step: paired on the same faults where the
+    designs allow, else as independent campaigns): a higher mean whose difference to a rival
+    includes 0 decides nothing."""
+    if paired is None:
+        return WAITING_COMPARE
+    dtype = best["dtype"]
+    diffs = {short(r["model"]): difference(paired, dtype, rate, best["model"], r["model"]) for r in cells if r is not best}
+    missing = [m for m, dd in diffs.items() if dd is None]
+    if missing:
+        return WAITING_COMPARE.replace("needs the differences", "lacks the differences to " + ", ".join(missing) + " in")
+    said = "; ".join(f"{short(best['model'])} - {m} {fmt_difference(dd)}" for m, dd in diffs.items())
+    if all(dd[1] > 0 for dd in diffs.values()):
+        return ("yes" if best["saf"] == "softsign" else "no") + f" ({said})"
     softsign = next((r for r in cells if r["saf"] == "softsign"), None)
-    if best["saf"] != "softsign" and softsign is not None and softsign not in rivals:
-        return "no"  # softsign's interval lies below the best one's
-    return "not resolved: the intervals of " + ", ".join(short(r["model"]) for r in [best] + rivals) + " overlap"
+    if best["saf"] != "softsign" and softsign is not None and diffs[short(softsign["model"])][1] > 0:
+        return f"no: softsign is below {short(best['model'])} ({short(best['model'])} - softsign {fmt_difference(diffs[short(softsign['model'])])})"
+    return f"not resolved: {said}"
 
 
-def paper_comparison(rows, finals, rate=1e-5):
+def paper_comparison(rows, finals, paired, rate=1e-5):
     """The paper's claims (arXiv 2411.19027, CIFAR-10 ResNet20) next to what these files show."""
     cells = at_rate(rows, rate)
     out = ["| the paper says | measured here | holds here |", "|---|---|---|"]
@@ -227,7 +266,7 @@ def paper_comparison(rows, finals, rate=1e-5):
             if mine:
                 best = max(mine, key=lambda r: float(r["mean"]))
                 out.append(f"| softsign is the best SAF on CIFAR | {dtype}: best mean at BER {rate:g} is {short(best['model'])} "
-                           f"({float(best['mean']):.2f} %) | {best_saf_verdict(mine, best)} |")
+                           f"({float(best['mean']):.2f} %) | {best_saf_verdict(mine, best, paired, rate)} |")
     if "none" in finals:
         others = {m: a for m, a in finals.items() if m != "none" and "_to_" not in m}
         if others:
@@ -261,21 +300,20 @@ def reached_verdict(finals, unprotected):
     return split_verdict(finals, lambda accuracy: accuracy >= unprotected)
 
 
-def separated(a, b):
-    """'a higher', 'b higher' or 'overlap': how the 95 % intervals of two cells' means lie."""
-    if a["ci_low"] == "" or b["ci_low"] == "":
-        return "no interval"
-    if float(a["ci_low"]) > float(b["ci_high"]):
-        return "higher"
-    if float(b["ci_low"]) > float(a["ci_high"]):
-        return "lower"
-    return "overlap"
+def clip_verdict(paired, dtype, rate, best):
+    """clip minus the best SAF model at (dtype, rate), with its interval and what it decides."""
+    if paired is None:
+        return WAITING_COMPARE
+    diff = difference(paired, dtype, rate, "resnet20_cifar10_none+clip", best["model"])
+    if diff is None:
+        return "no difference in the compare step"
+    return fmt_difference(diff) + ": " + ("clip higher" if diff[1] > 0 else "clip lower" if diff[2] < 0 else "not resolved")
 
 
-def baseline_comparison(main_rows, baselines, rates=(1e-5, 1e-4)):
+def baseline_comparison(main_rows, baselines, paired, rates=(1e-5, 1e-4)):
     """The unprotected model with each baseline next to the best SAF model (by mean) of the same
-    format and BER, and how clip's interval lies against that SAF model's."""
-    out = ["| BER | dtype | unprotected | clip | clipact | best SAF model | clip against it |", "|---|---|---|---|---|---|---|"]
+    format and BER, and the difference clip minus that SAF model with its interval."""
+    out = ["| BER | dtype | unprotected | clip | clipact | best SAF model | clip minus it [95 % interval] |", "|---|---|---|---|---|---|---|"]
     for rate in rates:
         cells, base = at_rate(main_rows, rate), at_rate(baselines, rate)
         for dtype in ("fp32", "fp16", "q2.5"):
@@ -287,7 +325,7 @@ def baseline_comparison(main_rows, baselines, rates=(1e-5, 1e-4)):
             best = max(safs, key=lambda r: float(r["mean"]))
             out.append(f"| {rate:g} | {dtype} | {fmt_interval(none) if none else ''} | {fmt_interval(by['clip'])} | "
                        f"{fmt_interval(by['clipact']) if 'clipact' in by else ''} | {short(best['model'])}: {fmt_interval(best)} | "
-                       f"{separated(by['clip'], best)} |")
+                       f"{clip_verdict(paired, dtype, rate, best)} |")
     return "\n".join(out) + "\n"
 
 
@@ -376,6 +414,8 @@ def wall_times(d):
     for model, rows in training_logs(d).items():
         out.append(f"| train resnet20_cifar10_{model} ({len(rows)} epochs) | {duration(sum(float(r['seconds']) for r in rows))} |")
     for c in campaigns(d, ""):
+        if not os.path.isfile(os.path.join(c, "timing.json")):  # the compare step computes no rounds
+            continue
         with open(os.path.join(c, "timing.json")) as f:
             t = json.load(f)
         out.append(f"| campaign {os.path.basename(c)} ({campaign_threads(t)}) | {campaign_duration(t)} |")
@@ -433,7 +473,7 @@ def report(d):
                   "(biases and batch-norm parameters stay clean); a round fails when its top-1 drops more than 10 points below clean. "
                   "Intervals are the estimators' 95 %% intervals (docs/statistics.md)." % (st.get("rounds", "?"), images(st)), "",
                   headline(main_rows), loss_summary(main_rows),
-                  "## Compared with the paper", "", paper_comparison(main_rows, final_accuracies(d)),
+                  "## Compared with the paper", "", paper_comparison(main_rows, final_accuracies(d), read_paired(d)),
                   "## Every cell", "", table_of(main_rows, "campaign/main_*"), ""]
     else:
         parts += [NOT_YET]
@@ -442,7 +482,7 @@ def report(d):
               "mean [pointwise band]; where P(K > K_max) is not negligible only the band is given. Plots: %s." % (st.get("curve_rounds", "?"), curves or "none yet"), "",
               curve,
               "## Baselines for the unprotected model: clip and clipact", "",
-              BASELINES + "\n\n" + baseline_comparison(main_rows, baselines) + "\n" + table_of(baselines, "campaign/baselines") + "\n"
+              BASELINES + "\n\n" + baseline_comparison(main_rows, baselines, read_paired(d)) + "\n" + table_of(baselines, "campaign/baselines") + "\n"
               if baselines else NOT_YET,
               "## Where the damage comes from (fp32, BER 1e-5)", "",
               "%s rounds per layer and per bit: enough to rank them, not for headline intervals. Plots: %s." % (st.get("analysis_rounds", "?"), plots or "none yet"), "",
@@ -476,7 +516,7 @@ def readme_headline(d, report_path):
         return f"The study is running; what has finished so far: [{report_path}]({report_path}).\n"
     finished = sorted({short(r["model"]) for r in rows}, key=MODELS.index)
     return (headline(rows) + "\n" + loss_summary(rows) + "\n" + baseline_sentence(summaries(d, "baselines")) +
-            "Against the paper's claims:\n\n" + paper_comparison(rows, final_accuracies(d)) + "\n" +
+            "Against the paper's claims:\n\n" + paper_comparison(rows, final_accuracies(d), read_paired(d)) + "\n" +
             f"{st.get('rounds', '?')} rounds per cell on {images(st)}; " + finished_models(finished) + ". Every cell, the curve to 1e-10, baselines, per-layer and per-bit analyses, the recipe, the study's "
             f"status and wall times: [{report_path}]({report_path}).\n"
             + figure_link(d, os.path.dirname(report_path) + "/", before="\n"))

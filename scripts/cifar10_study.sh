@@ -13,6 +13,10 @@
 #               curve_<saf>  accuracy vs BER 1e-10..1e-4 at fp32 from exact-count strata
 #                            (k = 0..CURVE_KMAX (20), CURVE_ROUNDS (20) rounds each);
 #               baselines    the unprotected model with clip and clipact, the main cells;
+#               compare      'safnet-campaign compare' over main_none, the four SAF models trained
+#                            from scratch and baselines (once they have finished): each SAF model
+#                            against each other and clip against each, every format and rate
+#                            (campaign/compare/paired.csv, the report's verdicts);
 #               analysis_<saf> per layer and per bit at BER 1e-5 (fp32), ANALYSIS_ROUNDS (20)
 #                            rounds each, for the unprotected model and the SAF model trained
 #                            from scratch that is best at fp32 / 1e-5 (once all main_* exist).
@@ -162,6 +166,9 @@ save_progress() {  # copies unfinished states to $progress and finished models t
         copy_atomic "$dir" "$progress/campaign/$name"
         echo "== campaign $name: $(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["done"]))' "$dir/campaign-state.json" 2>/dev/null || echo '?') configurations saved to $progress/campaign"
     done
+    if [[ -f "$out/campaign/compare/paired.csv" ]]; then
+        mkdir -p "$progress/campaign/compare" && cp "$out/campaign/compare/paired.csv" "$progress/campaign/compare/paired.csv"
+    fi
     [[ -f "$out/campaign/settings.txt" ]] && cp "$out/campaign/settings.txt" "$progress/campaign/settings.txt"
     if compgen -G "models/*.safetensors" >/dev/null; then python3 scripts/models_index.py models; fi
 }
@@ -202,6 +209,7 @@ campaign_step() {
         done
     } | parallel
     ((${#ready[@]} == ${#all_models[@]})) || [[ -n "${PARTIAL:-}" ]] || { echo "== campaign: the analysis waits for every model's main campaign" >&2; return 0; }
+    campaign_compare
     # The SAF model with the best mean top-1 at fp32 / BER 1e-5 among those trained from scratch.
     local best
     best=$(python3 - "$out"/campaign/main_*/summary.csv <<'PY'
@@ -216,6 +224,23 @@ PY
         echo "campaign_run analysis_none --model $none --dtype fp32 --ber 1e-5 --per-layer --per-bit --rounds $analysis_rounds"
         [[ -n "$best" ]] && echo "campaign_run analysis_$(basename "$best" .safetensors | sed 's/^resnet20_cifar10_//') --model $best --dtype fp32 --ber 1e-5 --per-layer --per-bit --rounds $analysis_rounds"
     } | parallel
+}
+
+campaign_compare() {  # the differences behind the report's verdicts, from the finished main_* and baselines runs
+    local dirs=() pairs=() saf other dir scratch=(tanh arctan softsign modtanh)
+    for dir in "$out/campaign/main_none" "${scratch[@]/#/$out/campaign/main_}" "$out/campaign/baselines"; do
+        [[ -f "$dir/summary.csv" ]] || { echo "== compare: waits for $(basename "$dir")"; return 0; }
+        dirs+=("$dir")
+    done
+    for saf in "${scratch[@]}"; do
+        pairs+=(--compare "resnet20_cifar10_none+clip:resnet20_cifar10_$saf")
+        for other in "${scratch[@]}"; do
+            [[ "$saf" < "$other" ]] && pairs+=(--compare "resnet20_cifar10_$saf:resnet20_cifar10_$other")
+        done
+    done
+    echo "== compare (log $out/campaign/compare.log)"
+    build/release/examples/safnet-campaign compare --out "$out/campaign/compare" --threads "$(nproc)" --quiet "${pairs[@]}" "${dirs[@]}" \
+        > "$out/campaign/compare.log" 2>&1 || { echo "== compare: failed, see $out/campaign/compare.log" >&2; return 1; }
 }
 
 newest_log() {  # newest_log NAME: the training log of NAME with the most epochs among OUT, models/ and PROGRESS
@@ -253,6 +278,9 @@ if best:  # a campaign without a state has not finished its first configuration:
     print(f"{sys.argv[1]},{len(best['done'])},{best['run']['configurations']}")
 PY
         fi
+    done
+    for f in "$out/campaign/compare/paired.csv" "$progress/campaign/compare/paired.csv"; do
+        if [[ -f "$f" ]]; then mkdir -p "$results.tmp/campaign/compare" && cp "$f" "$results.tmp/campaign/compare/"; break; fi
     done
     if [[ -f "$results.tmp/campaign/pending.csv" ]]; then sed -i '1i campaign,done,configurations' "$results.tmp/campaign/pending.csv"; fi
     for f in "$out/campaign/settings.txt" "$progress/campaign/settings.txt"; do

@@ -69,6 +69,28 @@ def write_curve(d, model):
                    "configurations": [{"seconds": 7200, "threads": 2}, {"seconds": None, "threads": 1}, {"seconds": None, "threads": 2}]}, f)
 
 
+def write_compare(d):
+    """campaign/compare/paired.csv as the compare step writes it: the scratch SAF models two by two
+    and clip against each, a - b = the difference of the finished cells' means, interval +-0.5
+    (paired) or +-3 (not paired, clip)."""
+    rows = [r for c in os.listdir(os.path.join(d, "campaign")) if c.startswith(("main_", "baselines"))
+            for r in csv.DictReader(open(os.path.join(d, "campaign", c, "summary.csv"))) if r["analysis"] == "ber"]
+    label = lambda r: r["model"] + ("" if r["protect"] == "none" else "+" + r["protect"])
+    scratch = [r for r in rows if r["saf"] in ("tanh", "arctan", "softsign", "modtanh") and "_to_" not in r["model"]]
+    clip = [r for r in rows if r["protect"] == "clip"]
+    out = os.path.join(d, "campaign", "compare")
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "paired.csv"), "w") as f:
+        f.write("dtype,rate,a,b,paired,pairs,diff_top1,diff_ci_low,diff_ci_high,diff_fail,diff_fail_ci_low,diff_fail_ci_high,method,note\n")
+        for a in scratch + clip:
+            for b in scratch:
+                if a["dtype"] != b["dtype"] or a["rate"] != b["rate"] or label(a) >= label(b) and a in scratch:
+                    continue
+                diff, half = float(a["mean"]) - float(b["mean"]), (0.5 if a in scratch else 3.0)
+                f.write(f"{a['dtype']},{a['rate']},{label(a)},{label(b)},{'yes' if a in scratch else 'no'},100,{diff},{diff - half},{diff + half},"
+                        f"0,-0.1,0.1,{'stratified-guarded-t' if a in scratch else 'independent-union'},\n")
+
+
 def base_study(d):
     os.makedirs(os.path.join(d, "campaign"), exist_ok=True)
     with open(os.path.join(d, "machine.txt"), "w") as f:
@@ -143,6 +165,7 @@ def complete_study(work):
     write_campaign(d, "baselines", "none", "none", {"protect": "clip"})
     write_campaign(d, "analysis_none", "none", "none")
     write_campaign(d, "analysis_softsign", "softsign", "softsign")
+    write_compare(d)
     rc, text, err = report(d)
     check(rc == 0, f"a finished study gives a report ({err.strip()})")
     check("The study is complete" in text, "the finished study says it is complete")
@@ -155,8 +178,8 @@ def complete_study(work):
     check("| softsign is the best SAF on CIFAR | fp32: best mean" in text and "not judged yet" not in text,
           "with every SAF model measured, the best SAF is judged per format")
     rows = [line for line in text.split("## Baselines", 1)[1].splitlines() if line.startswith("| 1e-05 | fp32 |")]
-    check(len(rows) == 1 and "| 11.72 [0.00, 34.92] | 11.72 [0.00, 34.92] |" in rows[0] and ": 88.10 [69.37, 94.39] | lower |" in rows[0],
-          "the baselines are set against the best SAF model of their format, with where clip's interval lies")
+    check(len(rows) == 1 and "| 11.72 [0.00, 34.92] | 11.72 [0.00, 34.92] |" in rows[0] and ": 88.10 [69.37, 94.39] | -76.38 [-79.38, -73.38] (not paired): clip lower |" in rows[0],
+          "the baselines are set against the best SAF model of their format, with clip minus it from the compare step")
     import cifar10_report
     readme = cifar10_report.readme_headline(d, "report.md")
     check("`--protect clip`" in readme and "reaches fp32 11.72 [0.00, 34.92]," in readme and "all 7 models" in readme,
@@ -229,27 +252,42 @@ def main_job(work):
 
 
 def best_saf_verdicts():
-    """'Softsign is best' is decided by the intervals of the means, not by the means alone."""
+    """'Softsign is best' is decided by the intervals of the differences between the models (the
+    compare step's paired.csv), not by the means, nor by whether two means' intervals overlap."""
     import cifar10_report
-    def cell(saf, mean, low, high):
-        return {"saf": saf, "model": f"resnet20_cifar10_{saf}", "mean": str(mean), "ci_low": str(low), "ci_high": str(high)}
-    def verdict(*cells):
+    def cell(saf, mean):
+        return {"saf": saf, "model": f"resnet20_cifar10_{saf}", "dtype": "fp32", "mean": str(mean)}
+    def diff(a, b, mean, low, high, method="stratified-guarded-t"):
+        return {"dtype": "fp32", "rate": "1e-05", "a": f"resnet20_cifar10_{a}", "b": f"resnet20_cifar10_{b}", "diff_top1": str(mean),
+                "diff_ci_low": str(low), "diff_ci_high": str(high), "method": method}
+    def verdict(paired, *cells):
         best = max(cells, key=lambda r: float(r["mean"]))
-        return cifar10_report.best_saf_verdict(list(cells), best)
-    check(verdict(cell("softsign", 92.5, 92.3, 92.7), cell("tanh", 91.5, 91.1, 91.9)) == "yes", "softsign clearly above the rest: yes")
-    check(verdict(cell("tanh", 92.5, 92.3, 92.7), cell("softsign", 91.5, 91.1, 91.9), cell("arctan", 92.0, 91.5, 92.4)) == "no",
-          "softsign clearly below the best: no, even when another SAF overlaps the best")
-    check(verdict(cell("tanh", 91.65, 91.44, 91.86), cell("softsign", 91.55, 91.13, 91.96)) == "not resolved: the intervals of tanh, softsign overlap",
-          "a higher mean whose interval overlaps softsign's decides nothing")
+        return cifar10_report.best_saf_verdict(list(cells), best, paired)
+    two = (cell("softsign", 92.5), cell("tanh", 91.5))
+    check(verdict([diff("softsign", "tanh", 1.0, 0.4, 1.6)], *two).startswith("yes (softsign - tanh +1.00 [+0.40, +1.60])"),
+          "softsign's difference to every other SAF above 0: yes, with the difference")
+    check(verdict([diff("tanh", "softsign", -1.0, -1.6, -0.4)], *two).startswith("yes"), "a row held the other way round is turned")
+    three = (cell("tanh", 92.5), cell("softsign", 91.5), cell("arctan", 92.0))
+    check(verdict([diff("tanh", "softsign", 1.0, 0.2, 1.8), diff("tanh", "arctan", 0.5, -0.1, 1.1)], *three).startswith("no: softsign is below tanh"),
+          "softsign resolved below the best: no, even when another SAF is not resolved against the best")
+    # Overlapping intervals of the means (91.44-91.86 and 91.13-91.96) but a paired difference
+    # clear of 0: the pairing removes the faults' shared variance, and the verdict follows it.
+    check(verdict([diff("tanh", "softsign", 0.10, 0.03, 0.17)], cell("tanh", 91.65), cell("softsign", 91.55)).startswith("no ("),
+          "a paired difference clear of 0 decides although the means' intervals overlap")
+    check(verdict([diff("tanh", "softsign", 0.10, -0.2, 0.4, "independent-union")], cell("tanh", 91.65), cell("softsign", 91.55))
+          == "not resolved: tanh - softsign +0.10 [-0.20, +0.40] (not paired)", "a difference including 0 decides nothing, and says it was not paired")
+    check(verdict(None, *two) == cifar10_report.WAITING_COMPARE, "no compare step yet: not judged")
+    check("lacks the differences to tanh" in verdict([diff("softsign", "arctan", 1, 0.5, 1.5)], *two), "a missing difference is named")
 
 
-def interval_order():
+def clip_verdicts():
     import cifar10_report
-    def cell(low, high):
-        return {"ci_low": str(low), "ci_high": str(high)}
-    check([cifar10_report.separated(cell(*a), cell(*b)) for a, b in (((92, 93), (90, 91.9)), ((90, 91.9), (92, 93)), ((90, 92), (91.9, 93)))]
-          == ["higher", "lower", "overlap"], "two intervals are higher, lower or overlapping")
-    check(cifar10_report.separated({"ci_low": "", "ci_high": ""}, cell(1, 2)) == "no interval", "a cell without an interval is not ordered")
+    row = {"dtype": "fp32", "rate": "0.0001", "a": "resnet20_cifar10_none+clip", "b": "resnet20_cifar10_tanh", "diff_top1": "6.7",
+           "diff_ci_low": "4.1", "diff_ci_high": "9.0", "method": "independent-union"}
+    best = {"model": "resnet20_cifar10_tanh"}
+    check(cifar10_report.clip_verdict([row], "fp32", 1e-4, best) == "+6.70 [+4.10, +9.00] (not paired): clip higher", "clip resolved above the SAF model")
+    check(cifar10_report.clip_verdict([dict(row, diff_ci_low="-1")], "fp32", 1e-4, best).endswith("not resolved"), "an interval across 0: not resolved")
+    check(cifar10_report.clip_verdict([row], "fp16", 1e-4, best) == "no difference in the compare step", "another format has no row")
 
 
 def clean_accuracy_verdicts():
@@ -289,7 +327,7 @@ def main():
     headline_estimators()
     curve_reach_sentence()
     clean_accuracy_verdicts()
-    interval_order()
+    clip_verdicts()
     with tempfile.TemporaryDirectory() as work:
         partial_study(work)
         complete_study(work)

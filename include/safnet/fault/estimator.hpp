@@ -464,18 +464,13 @@ private:
 
     Interval stratified_interval(const std::vector<RoundResult>& done) const {
         const auto d = by_stratum(done, 0);
-        double mean = 0;
-        std::vector<double> share(d.size());
-        std::vector<std::size_t> rounds(d.size());
+        std::vector<std::vector<double>> top1(d.size());
+        std::vector<double> w(d.size());
         for (std::size_t s = 0; s < d.size(); ++s) {
-            if (d[s].top1.empty()) return {0, 100};
-            const double w = (*strata_)[s].weight, m = detail::mean_of(d[s].top1);
-            rounds[s] = d[s].top1.size();
-            mean += w * m;
-            share[s] = w * w * guarded_variance(d[s].top1, m) / static_cast<double>(rounds[s]);
+            top1[s] = d[s].top1;
+            w[s] = (*strata_)[s].weight;
         }
-        const double half = stratified_halfwidth(share, rounds, spec_.confidence);
-        return {std::clamp(mean - half, 0.0, 100.0), std::clamp(mean + half, 0.0, 100.0)};
+        return stratified_guarded_mean(top1, w, 0, 100, spec_.confidence).ci;
     }
 
     Estimate finish_stratified(const std::vector<RoundResult>& done, double clean, std::size_t classes) const {

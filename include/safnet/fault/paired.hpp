@@ -13,16 +13,20 @@
 // free of the variance the faults share, which is most of it.
 //
 // paired_difference(a, b, fail_drop, confidence):
-//   requires: a and b from campaigns of the same seed (not checked: the seed is the caller's).
+//   same_seed: whether a and b ran with the same seed (the caller knows; CampaignResult does not).
 //   pairable: both plain with equal stored bits, or both stratified with identical strata
-//     (ranges, sign split, weights), critical masks and stored bits; otherwise paired = false
-//     and `why` says what differs (no interval is given: unpaired rounds do not measure this).
+//     (ranges, sign split, weights), critical masks and stored bits; otherwise paired = false,
+//     `why` says what differs, and the difference is taken as of independent campaigns (below).
 //   Rounds are matched by (stratum, round); rounds only one side ran are left out.
 //   plain: d_r = top1_a - top1_b in [-100, 100]; mean and the betting interval (statistics.hpp,
 //     time-uniform when either side stopped adaptively) of (d + 100) / 200. P(fail) difference:
 //     f_r = fail_a - fail_b in {-1, 0, 1}, the betting interval of (f + 1) / 2. Distribution-free.
-//   stratified: sum_s w_s mean_s(d) with the guarded stratified interval of estimator.hpp on
-//     (d + 100) / 2, scaled back (every stratum needs 2 pairs); P(fail) likewise.
+//   stratified: sum_s w_s mean_s(d) with the guarded stratified interval (stratified_guarded_mean)
+//     on [-100, 100] (every stratum needs 2 pairs); P(fail) likewise on [-1, 1].
+//   not pairable ("independent-union"): each side's own interval, as its estimator computes it,
+//     at confidence 1 - (1 - confidence) / 2, and [low_a - high_b, high_a - low_b]: both cover
+//     with probability >= confidence (the union bound), whatever the dependence between the
+//     sides, so the interval is valid though wider than a paired one would be.
 //   A round fails when its top-1 is more than fail_drop points below its own configuration's clean top-1.
 #pragma once
 
@@ -40,14 +44,15 @@
 namespace safnet::fault {
 
 struct PairedDifference {
-    bool paired = false;
+    bool paired = false;     // the rounds were matched one to one (same faults)
+    bool has_interval = false;  // paired, or independent-union (false: a side lacks rounds)
     std::string why;         // when not paired: what keeps the rounds from pairing
     std::size_t pairs = 0;   // matched rounds
     double mean = 0;         // top-1 of a minus b, points
     Interval ci{-100, 100};
     double fail = 0;         // P(fail) of a minus b
     Interval fail_ci{-1, 1};
-    std::string method;      // "betting" | "betting-time-uniform" | "stratified-guarded-t"
+    std::string method;      // "betting" | "betting-time-uniform" | "stratified-guarded-t" | "independent-union"
 };
 
 namespace detail {
@@ -82,30 +87,76 @@ inline Interval betting_on(const std::vector<double>& x, double lo, double hi, d
 /// Stratified mean and guarded t interval of per-stratum values in [lo, hi] (weights w).
 inline std::pair<double, Interval> stratified_on(const std::vector<std::vector<double>>& x, const std::vector<double>& w, double lo, double hi,
                                                  double confidence) {
-    const double span = hi - lo;
-    double mean = 0;
-    std::vector<double> share(x.size());
-    std::vector<std::size_t> rounds(x.size());
-    for (std::size_t s = 0; s < x.size(); ++s) {
-        rounds[s] = x[s].size();
-        std::vector<double> scaled(x[s].size());
-        for (std::size_t i = 0; i < x[s].size(); ++i) scaled[i] = 100 * (x[s][i] - lo) / span;
-        double m = 0;
-        for (double v : scaled) m += v;
-        m /= static_cast<double>(scaled.size());
-        mean += w[s] * (lo + m * span / 100);
-        share[s] = w[s] * w[s] * guarded_variance(scaled, m, unseen_mode_weight) * (span / 100) * (span / 100) / static_cast<double>(scaled.size());
+    const StratifiedMean m = stratified_guarded_mean(x, w, lo, hi, confidence);
+    return {m.mean, m.ci};
+}
+
+/// A configuration's own intervals of mean top-1 and P(fail), computed as its estimator computes
+/// them (estimator.hpp) but at `confidence`; a stratum with fewer than 2 rounds leaves [0, 100]
+/// and [0, 1].
+struct OwnIntervals {
+    Interval top1{0, 100}, fail{0, 1};
+};
+
+inline OwnIntervals own_intervals(const CampaignResult& r, double fail_drop, double confidence) {
+    const double clean = r.clean.accuracy();
+    const auto failed = [&](const RoundResult& x) { return x.eval.accuracy() < clean - fail_drop; };
+    OwnIntervals o;
+    if (r.estimate.estimator != Estimator::stratified) {
+        std::vector<double> top1, fails;
+        std::size_t failures = 0;
+        for (const auto& x : r.rounds) {
+            top1.push_back(x.eval.accuracy());
+            fails.push_back(failed(x) ? 1.0 : 0.0);
+            failures += failed(x);
+        }
+        if (top1.size() < 2) return o;
+        o.top1 = betting_on(top1, 0, 100, confidence, r.estimate.adaptive);
+        o.fail = r.estimate.adaptive ? betting_interval(fails, confidence, true) : clopper_pearson(failures, fails.size(), confidence);
+        return o;
     }
-    const double half = stratified_halfwidth(share, rounds, confidence);
-    return {mean, {std::clamp(mean - half, lo, hi), std::clamp(mean + half, lo, hi)}};
+    const std::size_t S = r.estimate.strata.size();
+    std::vector<std::vector<double>> top1(S);
+    std::vector<StratumCount> counts(S);
+    std::vector<double> w(S);
+    for (std::size_t s = 0; s < S; ++s) w[s] = counts[s].weight = r.estimate.strata[s].stratum.weight;
+    for (const auto& x : r.rounds) {
+        if (x.stratum >= S) continue;
+        top1[x.stratum].push_back(x.eval.accuracy());
+        counts[x.stratum].events += failed(x);
+        ++counts[x.stratum].trials;
+    }
+    for (const auto& c : counts)
+        if (c.trials < 2) return o;
+    o.top1 = stratified_guarded_mean(top1, w, 0, 100, confidence).ci;
+    o.fail = stratified_proportion(counts, confidence);
+    return o;
+}
+
+/// The difference of two configurations whose rounds do not pair, by the union bound.
+inline void independent_difference(PairedDifference& p, const CampaignResult& a, const CampaignResult& b, double fail_drop, double confidence) {
+    const double each = 1 - (1 - confidence) / 2;
+    const OwnIntervals x = own_intervals(a, fail_drop, each), y = own_intervals(b, fail_drop, each);
+    p.has_interval = true;
+    p.mean = a.estimate.top1.mean - b.estimate.top1.mean;
+    p.ci = {x.top1.low - y.top1.high, x.top1.high - y.top1.low};
+    p.fail = a.estimate.fail_prob - b.estimate.fail_prob;
+    p.fail_ci = {x.fail.low - y.fail.high, x.fail.high - y.fail.low};
+    p.method = "independent-union";
 }
 
 }  // namespace detail
 
-inline PairedDifference paired_difference(const CampaignResult& a, const CampaignResult& b, double fail_drop, double confidence) {
+/// `same_seed` false (campaigns of other seeds: their faults are independent draws) takes the
+/// difference as independent whatever the designs.
+inline PairedDifference paired_difference(const CampaignResult& a, const CampaignResult& b, double fail_drop, double confidence,
+                                          bool same_seed = true) {
     PairedDifference p;
-    p.why = detail::pairing_problem(a, b);
-    if (!p.why.empty()) return p;
+    p.why = same_seed ? detail::pairing_problem(a, b) : "they ran with other seeds";
+    if (!p.why.empty()) {
+        detail::independent_difference(p, a, b, fail_drop, confidence);
+        return p;
+    }
     const bool stratified = a.estimate.estimator == Estimator::stratified;
     const std::size_t S = stratified ? a.estimate.strata.size() : 1;
     std::map<std::pair<std::size_t, std::size_t>, const RoundResult*> of_b;
@@ -126,7 +177,7 @@ inline PairedDifference paired_difference(const CampaignResult& a, const Campaig
                                : std::to_string(d[s].size()) + " matched rounds (needs 2)";
             return p;
         }
-    p.paired = true;
+    p.paired = p.has_interval = true;
     if (!stratified) {
         const bool uniform = a.estimate.adaptive || b.estimate.adaptive;
         double sd = 0, sf = 0;

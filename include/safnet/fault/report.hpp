@@ -16,7 +16,9 @@
 //   curve.csv     accuracy-vs-BER curves from the exact-count strata: rate, mean, band, tail
 //   paired.csv    paired comparisons (compare_sweep): configuration a minus b at one format
 //                 and rate on the same faults, difference of mean top-1 and of P(fail) with
-//                 intervals (fault/paired.hpp); empty cells where the rounds do not pair
+//                 intervals (fault/paired.hpp); where the rounds do not pair (paired = no), the
+//                 difference of independent campaigns (method independent-union), empty
+//                 cells where a side lacks rounds
 // Every file is a pure function of the results (wall-clock figures live in the tool's
 // timing.json), so reruns, resumed runs and other thread counts give the same bytes.
 #pragma once
@@ -300,10 +302,48 @@ inline std::vector<Comparison> compare_sweep(const std::vector<Configuration>& c
             } else {
                 for (const auto& [x, y] : pairs) wanted = wanted || (answers_to(a, models, x) && answers_to(b, models, y));
             }
-            if (wanted) out.push_back({i, j, paired_difference(a.result, b.result, a.spec.fail_drop, confidence)});
+            if (wanted) out.push_back({i, j, paired_difference(a.result, b.result, a.spec.fail_drop, confidence, a.spec.seed == b.spec.seed)});
         }
     }
     return out;
+}
+
+/// The configurations of one finished campaign run, for comparisons across runs (join_runs).
+/// `models` keep their labels, SAFs and paths; their pointers may be null (only results count).
+struct RunResults {
+    std::string source;  // the run's directory, for messages
+    nlohmann::json identity;
+    std::vector<Configuration> configs;
+    std::vector<SweepModel> models;
+};
+
+/// One sweep of the configurations of several runs, to compare with compare_sweep. Runs must
+/// agree on what a difference means (dataset, test images, confidence, fail drop); a
+/// configuration (analysis, model label, format, protection, rate, layer, bit, count) held by two
+/// runs is refused, since a name would then stand for either.
+inline std::pair<std::vector<Configuration>, std::vector<SweepModel>> join_runs(const std::vector<RunResults>& runs) {
+    if (runs.empty()) throw Error("compare: no campaign runs given");
+    std::vector<Configuration> configs;
+    std::vector<SweepModel> models;
+    std::map<std::string, std::string> held;  // configuration name -> the run holding it
+    for (const auto& run : runs) {
+        for (const char* key : {"dataset", "test_images", "confidence", "fail_drop"})
+            if (run.identity.value(key, nlohmann::json()) != runs.front().identity.value(key, nlohmann::json()))
+                throw Error("compare: " + run.source + " ran with " + key + " " + run.identity.value(key, nlohmann::json()).dump() + ", " +
+                            runs.front().source + " with " + runs.front().identity.value(key, nlohmann::json()).dump() +
+                            "; a difference needs both measured alike");
+        const std::size_t base = models.size();
+        models.insert(models.end(), run.models.begin(), run.models.end());
+        for (Configuration c : run.configs) {
+            c.model += base;
+            const std::string name = c.analysis + " " + models[c.model].label + " " + c.dtype + " " + c.protect + " " + format_number(c.rate, 17) + " " + c.layer +
+                                     " " + std::to_string(c.bit) + (c.spec.fault.count ? " k" + std::to_string(*c.spec.fault.count) : "");
+            const auto [it, fresh] = held.emplace(name, run.source);
+            if (!fresh) throw Error("compare: " + run.source + " and " + it->second + " both hold " + name + "; compare runs of distinct configurations");
+            configs.push_back(std::move(c));
+        }
+    }
+    return {std::move(configs), std::move(models)};
 }
 
 inline std::string paired_csv(const std::vector<Comparison>& cs, const std::vector<Configuration>& configs, const std::vector<SweepModel>& models) {
@@ -311,7 +351,7 @@ inline std::string paired_csv(const std::vector<Comparison>& cs, const std::vect
     for (const auto& c : cs) {
         const Configuration &a = configs[c.a], &b = configs[c.b];
         const auto& d = c.diff;
-        const auto num = [&](double v) { return d.paired ? format_number(v) : std::string(); };
+        const auto num = [&](double v) { return d.has_interval ? format_number(v) : std::string(); };
         s += a.dtype + "," + format_number(a.rate) + "," + csv_escape(comparison_label(a, models)) + "," + csv_escape(comparison_label(b, models)) + "," +
              (d.paired ? "yes" : "no") + "," + std::to_string(d.pairs) + "," + num(d.mean) + "," + num(d.ci.low) + "," + num(d.ci.high) + "," +
              num(d.fail) + "," + num(d.fail_ci.low) + "," + num(d.fail_ci.high) + "," + d.method + "," + csv_escape(d.why) + "\n";

@@ -266,6 +266,44 @@ inline double stratified_halfwidth(const std::vector<double>& share, const std::
     return student_t_quantile(df, confidence) * std::sqrt(var);
 }
 
+/// Stratified mean sum_s w_s mean(x_s) of values bounded in [lo, hi], and its guarded t interval:
+/// each stratum's variance guarded (guarded_variance, in units of a [0, 100] span) against an
+/// unseen mode, the half-width from stratified_halfwidth. An empty stratum leaves the interval
+/// [lo, hi]. On [0, 100] the values are used as they are (no rescaling, so no rounding).
+struct StratifiedMean {
+    double mean = 0;
+    Interval ci{0, 1};
+};
+
+inline StratifiedMean stratified_guarded_mean(const std::vector<std::vector<double>>& x, const std::vector<double>& w, double lo, double hi,
+                                              double confidence) {
+    const bool percent = lo == 0 && hi == 100;
+    const double span = hi - lo, unit = span / 100;
+    StratifiedMean r{0, {lo, hi}};
+    std::vector<double> share(x.size());
+    std::vector<std::size_t> rounds(x.size());
+    bool empty = false;
+    for (std::size_t s = 0; s < x.size(); ++s) {
+        if (x[s].empty()) {
+            empty = true;
+            continue;
+        }
+        std::vector<double> scaled = x[s];
+        if (!percent)
+            for (double& v : scaled) v = 100 * (v - lo) / span;
+        double m = 0;
+        for (double v : scaled) m += v;
+        m /= static_cast<double>(scaled.size());
+        rounds[s] = scaled.size();
+        r.mean += w[s] * (percent ? m : lo + m * unit);
+        share[s] = w[s] * w[s] * guarded_variance(scaled, m, unseen_mode_weight) * (percent ? 1.0 : unit * unit) / static_cast<double>(rounds[s]);
+    }
+    if (empty) return r;
+    const double half = stratified_halfwidth(share, rounds, confidence);
+    r.ci = {std::clamp(r.mean - half, lo, hi), std::clamp(r.mean + half, lo, hi)};
+    return r;
+}
+
 /// Rounds that observe an event of per-round probability q at least once with probability >= confidence.
 inline std::size_t rare_event_rounds(double q, double confidence) {
     check_confidence(confidence);
