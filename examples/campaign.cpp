@@ -341,6 +341,13 @@ void print_table(const std::vector<fault::Configuration>& configs, const std::ve
                     "interval is ±0.5\n", widest);
 }
 
+/// A Markdown table on the console and in --out (nothing when the sweep has no such results).
+void print_markdown(const fs::path& dir, const std::string& file, const std::string& what, const std::string& table) {
+    if (table.empty()) return;
+    io::write_file_atomic((dir / file).string(), table);
+    std::printf("\n%s (%s):\n%s", what.c_str(), file.c_str(), table.c_str());
+}
+
 std::vector<std::pair<std::string, std::string>> compare_pairs(const std::vector<std::string>& specs) {
     std::vector<std::pair<std::string, std::string>> pairs;
     for (const auto& spec : specs) {
@@ -554,6 +561,9 @@ int run(const Flags& f) {
     plot_bars(out, "per_bit", "bit", configs, models);
     plot_bars(out, "per_layer", "layer", configs, models);
     print_table(configs, models);
+    print_markdown(out, "per_layer.md", "per parameter tensor", fault::analysis_markdown(configs, models, "layer"));
+    print_markdown(out, "per_bit.md", "per bit position", fault::analysis_markdown(configs, models, "bit"));
+    print_markdown(out, "curve.md", "accuracy against BER from exact-count strata", fault::curve_markdown(curves, models));
     warn_recorded_accuracy(configs, files, f);
     std::size_t rounds = 0;
     for (const auto& c : configs) rounds += c.result.rounds.size();

@@ -258,6 +258,52 @@ inline std::string curve_csv(const std::vector<Curve>& curves, const std::vector
     return s;
 }
 
+inline std::string fixed(double v, int decimals) {
+    char b[64];
+    std::snprintf(b, sizeof b, "%.*f", decimals, v);
+    return b;
+}
+
+/// Markdown cell text: "mean [low, high]" at 2 decimals (no interval: "mean (no interval)").
+inline std::string markdown_interval(double mean, double low, double high, bool has_interval, int decimals = 2) {
+    char b[96];
+    if (has_interval) std::snprintf(b, sizeof b, "%.*f [%.*f, %.*f]", decimals, mean, decimals, low, decimals, high);
+    else std::snprintf(b, sizeof b, "%.*f (no interval)", decimals, mean);
+    return b;
+}
+
+/// Markdown table of the per-layer ("layer") or per-bit ("bit") configurations of a sweep: one
+/// row per configuration, grouped by model, format, protection and faults as planned (empty
+/// when the sweep has none).
+inline std::string analysis_markdown(const std::vector<Configuration>& configs, const std::vector<SweepModel>& models, const std::string& analysis) {
+    std::string s;
+    for (const auto& c : configs) {
+        if (c.analysis != analysis) continue;
+        if (s.empty())
+            s = "| model | dtype | protect | faults | " + std::string(analysis == "bit" ? "bit" : "parameter tensor") +
+                " | clean | mean top-1 [interval] | P(fail) [interval] | rounds |\n|---|---|---|---|---|---|---|---|---|\n";
+        const auto& e = c.result.estimate;
+        const std::string faults = c.spec.fault.count ? std::to_string(*c.spec.fault.count) + " flips" : "BER " + format_number(c.rate, 6);
+        s += "| " + models[c.model].label + " | " + c.dtype + " | " + c.protect + " | " + faults + " | " +
+             (analysis == "bit" ? std::to_string(c.bit) : c.layer) + " | " + fixed(c.result.clean.accuracy(), 2) + " | " +
+             markdown_interval(e.top1.mean, e.top1.ci_low, e.top1.ci_high, e.top1.has_interval()) + " | " +
+             markdown_interval(e.fail_prob, e.fail_ci.low, e.fail_ci.high, true, 3) + " | " + std::to_string(e.rounds) + " |\n";
+    }
+    return s;
+}
+
+/// Markdown table of accuracy-vs-BER curves: mean [band] per rate while the unmeasured tail
+/// P(K > K_max) is at most curve_tail_limit; the rates beyond are left out (the curve ends there).
+inline std::string curve_markdown(const std::vector<Curve>& curves, const std::vector<SweepModel>& models) {
+    std::string s;
+    for (const auto& c : curves)
+        for (const auto& p : c.points)
+            if (p.tail <= curve_tail_limit)
+                s += (s.empty() ? "| model | dtype | protect | BER | mean top-1 [band] | P(K > K_max) |\n|---|---|---|---|---|---|\n" : "") + std::string("| ") + models[c.model].label + " | " + c.dtype + " | " + c.protect + " | " + format_number(p.rate, 3) + " | " +
+                     markdown_interval(p.mean, p.low, p.high, true) + " | " + format_number(p.tail, 2) + " |\n";
+    return s;
+}
+
 /// One paired comparison of a sweep: configuration a minus configuration b (fault/paired.hpp).
 struct Comparison {
     std::size_t a = 0, b = 0;  // indices into the sweep's configurations
