@@ -43,7 +43,7 @@ struct Flags {
     std::uint64_t flips = 0, seed = 1;
     double margin = 0.05, confidence = 0.95, ci_halfwidth = 0, fail_drop = 10, rare_failure = 0.01;
     std::size_t threads = 2, test_limit = 0, batch = 500, min_rounds = 30, curve_rounds = 0, curve_kmax = 0;
-    bool biases = false, bn = false, per_layer = false, per_bit = false, quiet = false, resume = false, overwrite = false;
+    bool biases = false, bn = false, per_layer = false, per_bit = false, quiet = false, resume = false, overwrite = false, dry_run = false;
 };
 
 std::uint64_t parse_mask(const std::string& s, const char* flag) {
@@ -109,6 +109,8 @@ void add_flags(CLI::App& app, Flags& f) {
     app.add_option("--compare", f.compare, "paired comparisons A:B on the same faults (model label, SAF, protection or model+protect; "
                                            "repeatable); default: every configuration against the unprotected first none-SAF model (else first model) of its format and rate")
         ->delimiter(',');
+    app.add_flag("--dry-run", f.dry_run, "print what the campaign would compute (configurations, rounds, images, the curves' reach) and an upper "
+                                         "estimate of its time from a short calibration pass, then stop; nothing is written");
     app.add_flag("--overwrite", f.overwrite, "replace the campaign an existing --out holds (without it, such an --out is refused unless --resume)");
     app.add_option("--shard", f.shard, "run only the I-th of N deterministic slices of the configurations (I/N, e.g. 0/4); "
                                        "combine the shards' --out directories with 'safnet-campaign merge --out DIR DIR_0 ... DIR_N-1'");
@@ -341,6 +343,22 @@ void print_table(const std::vector<fault::Configuration>& configs, const std::ve
                     "interval is ±0.5\n", widest);
 }
 
+/// What the run will compute and an upper estimate of its time, and each curve's reach, before
+/// any round runs.
+void print_plan(const std::vector<fault::Configuration>& configs, std::vector<fault::SweepModel>& models, const fault::SweepSpec& spec,
+                std::size_t threads) {
+    const fault::SweepCost cost = fault::sweep_cost(configs, models);
+    std::string kinds;
+    const std::map<std::string, std::string> names{{"ber", "at a BER"}, {"layer", "per layer"}, {"bit", "per bit"}, {"count", "curve counts"}};
+    for (const auto& [analysis, n] : cost.configurations) kinds += (kinds.empty() ? "" : ", ") + std::to_string(n) + " " + names.at(analysis);
+    std::printf("plan: %zu configurations (%s), at most %zu rounds and %zu clean passes over %zu images each: at most about %s with %zu threads "
+                "(calibrated; rounds that start at the first damaged layer take less)\n",
+                configs.size(), kinds.c_str(), cost.rounds, cost.clean_passes, cost.images, examples::format_duration(cost.seconds).c_str(), threads);
+    if (spec.curve)
+        for (const auto& c : fault::planned_curves(configs, models)) print_curve_reach(c, models, *spec.curve);
+    std::fflush(stdout);
+}
+
 /// A Markdown table on the console and in --out (nothing when the sweep has no such results).
 void print_markdown(const fs::path& dir, const std::string& file, const std::string& what, const std::string& table) {
     if (table.empty()) return;
@@ -410,7 +428,7 @@ int run(const Flags& f) {
     std::error_code ec;
     const bool writer = g_process.rank == 0;  // of several MPI ranks, rank 0 alone writes files
     std::optional<io::DirectoryLock> lock;
-    if (writer) {
+    if (writer && !f.dry_run) {
         fs::create_directories(out, ec);
         if (ec || !fs::is_directory(out)) throw Error("--out: cannot create directory " + f.out + (ec ? " (" + ec.message() + ")" : ""));
         io::write_file_atomic((out / ".write-test").string(), "");  // fails early, naming the directory, if it is not writable
@@ -458,6 +476,8 @@ int run(const Flags& f) {
         configs = fault::shard_configurations(std::move(configs), shard);
         std::printf("shard %s: %zu configuration(s)\n", shard.text().c_str(), configs.size());
     }
+    if (writer) print_plan(configs, models, spec, f.threads);
+    if (f.dry_run) return 0;
     fault::SweepState state(out / "campaign-state.json", identity);
     state.set_writer(writer);
     state.set_run({{"shard", shard.text()}, {"flags", result_flags(g_args)}, {"configurations", configs.size()}, {"finished", false}});

@@ -248,6 +248,22 @@ inline std::vector<Curve> sweep_curves(const std::vector<Configuration>& configs
     return curves;
 }
 
+/// The curves a sweep will draw, known before it runs: each curve's eligible bits and K_max
+/// (no points yet), for stating its reach up front.
+inline std::vector<Curve> planned_curves(const std::vector<Configuration>& configs, const std::vector<SweepModel>& models) {
+    std::vector<Curve> curves;
+    for (const auto& c : configs) {
+        if (c.analysis != "count" || !c.spec.fault.count) continue;
+        auto it = std::find_if(curves.begin(), curves.end(), [&](const Curve& x) { return x.model == c.model && x.dtype == c.dtype && x.protect == c.protect; });
+        if (it == curves.end()) {
+            curves.push_back({c.model, c.dtype, c.protect, eligible_bits_of(c, models[c.model]), 0, {}});
+            it = std::prev(curves.end());
+        }
+        it->k_max = std::max<std::size_t>(it->k_max, static_cast<std::size_t>(*c.spec.fault.count));
+    }
+    return curves;
+}
+
 inline std::string curve_csv(const std::vector<Curve>& curves, const std::vector<SweepModel>& models) {
     std::string s = "model,saf,dtype,protect,eligible_bits,k_max,rate,mean,band_low,band_high,tail_probability\n";
     for (const auto& c : curves)

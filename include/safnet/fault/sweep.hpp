@@ -46,7 +46,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <bit>
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -166,6 +168,58 @@ inline void check_fault_space(const Configuration& c, const SweepModel& m) {
 }
 
 }  // namespace detail
+
+/// The bits a configuration's faults may hit: its selected values times the eligible bit
+/// positions of its codec and mask (what a BER is "per").
+inline std::uint64_t eligible_bits_of(const Configuration& c, const SweepModel& m) {
+    const std::uint64_t mask = detail::eligible_bits(detail::codec_bits(c.dtype), c.spec.fault.bit_mask).mask;
+    return detail::selected_values(m, c.spec.selection) * static_cast<std::uint64_t>(std::popcount(mask));
+}
+
+/// What a sweep will compute, known before it runs: the configurations by analysis, the rounds
+/// its designs plan at most (adaptive runs may stop sooner), one clean pass per configuration,
+/// and an upper estimate of the time from a calibration pass of each model. The estimate counts
+/// every round as a whole pass over the test images; rounds that start at the first damaged
+/// layer (the prefix cache) or stop at NaN take less, so runs at low BER finish well before it.
+struct SweepCost {
+    std::map<std::string, std::size_t> configurations;  // analysis -> configurations
+    std::size_t rounds = 0, clean_passes = 0, images = 0;
+    double seconds = 0;  // upper estimate
+};
+
+/// Seconds one evaluation of `images` test images (the first of m's test set) takes, measured
+/// after a warm-up pass; the sweep's own evaluation batch.
+inline double time_per_image(SweepModel& m, std::size_t images, std::size_t batch) {
+    const std::size_t n = std::min(images, m.test->size());
+    if (n == 0) return 0;
+    train::PreparedSet part;
+    const nn::Shape& s = m.test->images.shape();
+    part.images = nn::Tensor<float>(nn::Shape{n, s[1], s[2], s[3]});
+    std::copy_n(m.test->images.data(), part.images.size(), part.images.data());
+    part.labels.assign(m.test->labels.begin(), m.test->labels.begin() + static_cast<std::ptrdiff_t>(n));
+    part.classes = m.test->classes;
+    nn::Tensor<float> x;
+    train::evaluate(*m.net, part, batch, x);
+    const auto start = std::chrono::steady_clock::now();
+    train::evaluate(*m.net, part, batch, x);
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / static_cast<double>(n);
+}
+
+/// The cost of `configs` (see SweepCost), calibrating each model on `calibration_images` images.
+inline SweepCost sweep_cost(const std::vector<Configuration>& configs, std::vector<SweepModel>& models, std::size_t calibration_images = 200) {
+    SweepCost cost;
+    std::vector<double> per_image(models.size(), -1);
+    for (const auto& c : configs) {
+        SweepModel& m = models.at(c.model);
+        if (per_image[c.model] < 0) per_image[c.model] = time_per_image(m, calibration_images, c.spec.eval_batch);
+        ++cost.configurations[c.analysis];
+        cost.rounds += c.spec.rounds;
+        ++cost.clean_passes;
+        cost.images = m.test->size();
+        cost.seconds += static_cast<double>(c.spec.rounds + 1) * static_cast<double>(m.test->size()) * per_image[c.model];
+    }
+    return cost;
+}
 
 /// The configurations of `spec` over `models` (see the header comment), validated.
 /// Refuses a list that names one value twice (`same` decides; `what` names the list): a
