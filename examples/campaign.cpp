@@ -38,7 +38,7 @@ struct Flags {
     std::vector<std::string> models, dtypes{"fp32"}, protect{"none"}, layers, compare;
     std::vector<double> bers{1e-5};
     std::vector<float> norm_mean, norm_std;
-    std::string dataset = "fashion-mnist", data_dir, fault = "flip", bits = "all", rounds = "100", out, saf, estimator = "auto",
+    std::string dataset, data_dir, fault = "flip", bits = "all", rounds = "100", out, saf, estimator = "auto",
                 critical_bits = "auto", strata = "sign", ber_curve, shard, cache_mb = "auto";
     std::uint64_t flips = 0, seed = 1;
     double margin = 0.05, confidence = 0.95, ci_halfwidth = 0, fail_drop = 10, rare_failure = 0.01;
@@ -56,8 +56,8 @@ std::uint64_t parse_mask(const std::string& s, const char* flag) {
 
 void add_flags(CLI::App& app, Flags& f) {
     app.add_option("--model", f.models, "checkpoint(s) to test (repeat the flag to compare models in one run)")->required();
-    app.add_option("--dataset", f.dataset, "test split: fashion-mnist | mnist | cifar10 | cifar100 | cifar100-coarse")
-        ->check(CLI::IsMember(data::dataset_names()))->capture_default_str();
+    app.add_option("--dataset", f.dataset, "test split: fashion-mnist | mnist | cifar10 | cifar100 | cifar100-coarse (default: the one the model files record)")
+        ->check(CLI::IsMember(data::dataset_names()));
     app.add_option("--data-dir", f.data_dir, "dataset directory (default for fashion-mnist: /usr/share/datasets/fashion-mnist)");
     app.add_option("--dtype", f.dtypes, "storage formats, comma-separated: fp32, fp16, bf16, q<I>.<F> (e.g. q2.5)")->delimiter(',')->capture_default_str();
     app.add_option("--ber", f.bers, "bit error rates (or stuck-at rates), comma-separated, each in [0, 1]")->delimiter(',')->capture_default_str();
@@ -87,7 +87,7 @@ void add_flags(CLI::App& app, Flags& f) {
     app.add_option("--seed", f.seed, "campaign seed: every round's faults come from Philox streams of (seed, round, stratum)")->capture_default_str();
     app.add_option("--threads", f.threads, "compute threads (results do not depend on it)")->check(CLI::Range(std::size_t{1}, std::size_t{256}))
         ->capture_default_str();
-    app.add_option("--out", f.out, "output directory (created if missing)")->required();
+    app.add_option("--out", f.out, "output directory (created if missing; required unless --dry-run)");
     app.add_option("--saf", f.saf, "override the checkpoints' SAF (experiments only: the weights were trained for theirs)");
     app.add_option("--norm-mean", f.norm_mean, "per-channel input mean on a 0..1 scale, for model files without normalization metadata "
                                                "(overrides the files'; use the values the model was trained with)")->delimiter(',');
@@ -351,7 +351,7 @@ void print_plan(const std::vector<fault::Configuration>& configs, std::vector<fa
     std::string kinds;
     const std::map<std::string, std::string> names{{"ber", "at a BER"}, {"layer", "per layer"}, {"bit", "per bit"}, {"count", "curve counts"}};
     for (const auto& [analysis, n] : cost.configurations) kinds += (kinds.empty() ? "" : ", ") + std::to_string(n) + " " + names.at(analysis);
-    std::printf("plan: %zu configurations (%s), at most %zu rounds and %zu clean passes over %zu images each: at most about %s with %zu threads "
+    std::printf("plan: %zu configuration(s) (%s), at most %zu rounds and %zu clean passes over %zu images each: at most about %s with %zu threads "
                 "(calibrated; rounds that start at the first damaged layer take less)\n",
                 configs.size(), kinds.c_str(), cost.rounds, cost.clean_passes, cost.images, examples::format_duration(cost.seconds).c_str(), threads);
     if (spec.curve)
@@ -418,7 +418,23 @@ void warn_recorded_accuracy(const std::vector<fault::Configuration>& configs, co
     }
 }
 
-int run(const Flags& f) {
+/// The dataset the --model files record (all the same), for a run without --dataset.
+std::string recorded_dataset(const std::vector<std::string>& paths) {
+    std::string dataset, first;
+    for (const auto& path : paths) {
+        const std::string d = io::Safetensors::read_file(path).meta("dataset");
+        if (d.empty()) throw Error("--dataset: " + path + " records no dataset in its metadata; pass --dataset");
+        if (!dataset.empty() && d != dataset)
+            throw Error("--dataset: the models record different datasets (" + first + ": " + dataset + ", " + path + ": " + d + "); pass --dataset");
+        if (dataset.empty()) dataset = d, first = path;
+    }
+    return dataset;
+}
+
+int run(const Flags& given) {
+    Flags f = given;
+    if (f.out.empty() && !f.dry_run) throw Error("--out is required (the directory the results go to)");
+    if (f.dataset.empty()) f.dataset = recorded_dataset(f.models);
     fault::SweepSpec spec = sweep_spec(f);  // every name and number is checked here, before any work
     compare_pairs(f.compare);
     if (!f.saf.empty()) saf_from_name(f.saf);
@@ -465,8 +481,9 @@ int run(const Flags& f) {
         models.push_back({m.label, m.path, m.saf, m.net.get(), prepared[key].get(), clipact ? calibration[key].get() : nullptr, m.metadata_digest});
     }
     auto configs = fault::plan_sweep(spec, models);
-    std::printf("safnet-campaign: %zu model(s), %zu configuration(s), up to %zu rounds each, %zu test images, seed %llu, %zu threads, estimator %s%s\n",
-                models.size(), configs.size(), spec.rounds, models.front().test->size(), static_cast<unsigned long long>(f.seed), f.threads,
+    std::printf("safnet-campaign: %zu model(s), %zu configuration(s), up to %zu rounds each, %zu test images of %s%s, seed %llu, %zu threads, estimator %s%s\n",
+                models.size(), configs.size(), spec.rounds, models.front().test->size(), f.dataset.c_str(),
+                given.dataset.empty() ? " (as the model files record)" : "", static_cast<unsigned long long>(f.seed), f.threads,
                 f.estimator.c_str(), f.ci_halfwidth > 0 ? ", adaptive stopping" : "");
     std::fflush(stdout);
 

@@ -16,7 +16,7 @@
 namespace {
 
 struct Flags {
-    std::string dataset = "fashion-mnist", data_dir, model = "resnet20", saf, shortcut = "A";
+    std::string dataset, data_dir, model, saf, shortcut = "A";
     std::size_t epochs = 1, batch = 128, threads = 2, warmup = 0, train_limit = 0, test_limit = 0, stop_after = 0;
     double lr = 0.1, momentum = 0.9, wd = 5e-4, label_smoothing = 0.0;
     bool nesterov = false, resume = false, no_augment = false, quiet = false;
@@ -37,12 +37,12 @@ const CLI::Validator positive_finite(
     "POSITIVE");
 
 void add_flags(CLI::App& app, Flags& f) {
-    app.add_option("--dataset", f.dataset, "fashion-mnist | mnist | cifar10 | cifar100 | cifar100-coarse")
-        ->check(CLI::IsMember(safnet::data::dataset_names()))->capture_default_str();
+    app.add_option("--dataset", f.dataset, "fashion-mnist | mnist | cifar10 | cifar100 | cifar100-coarse (default: the --from file's, else fashion-mnist)")
+        ->check(CLI::IsMember(safnet::data::dataset_names()));
     app.add_option("--data-dir", f.data_dir,
                    "directory with the dataset files (default for fashion-mnist: /usr/share/datasets/fashion-mnist)");
-    app.add_option("--model", f.model, "resnet20 | resnet32 | resnet44 | resnet56 | resnet110 | resnet18")
-        ->check(CLI::IsMember({"resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "resnet18"}))->capture_default_str();
+    app.add_option("--model", f.model, "resnet20 | resnet32 | resnet44 | resnet56 | resnet110 | resnet18 (default: the --from file's, else resnet20)")
+        ->check(CLI::IsMember({"resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "resnet18"}));
     app.add_option("--saf", f.saf, "weight SAF: none | tanh | arctan | softsign | modtanh | hardtanh | scaledtanh(a,b) | hardtanh(c) "
                                    "(default none, or the --from model's SAF)");
     app.add_option("--shortcut", f.shortcut, "CIFAR ResNet shortcut: A (zero-padding) or B (1x1 conv + BN)")
@@ -75,9 +75,19 @@ void add_flags(CLI::App& app, Flags& f) {
     app.add_flag("--quiet", f.quiet, "no progress bar");
 }
 
-int run(const Flags& f) {
+int run(const Flags& given) {
     using namespace safnet;
+    Flags f = given;
     if (!f.saf.empty()) saf_from_name(f.saf);  // fail on a bad name before loading any data
+    std::optional<io::Safetensors> pretrained;
+    if (!f.from.empty()) {  // a fine-tune takes its dataset and architecture from the file unless told otherwise
+        pretrained = io::Safetensors::read_file(f.from);
+        if (f.dataset.empty()) f.dataset = pretrained->meta("dataset");
+        if (f.dataset.empty()) throw Error("--dataset: " + f.from + " records no dataset in its metadata; pass --dataset");
+        if (f.model.empty()) f.model = io::resnet_options(*pretrained).arch;
+    }
+    if (f.dataset.empty()) f.dataset = "fashion-mnist";
+    if (f.model.empty()) f.model = "resnet20";
     set_threads(f.threads);
     const std::string dir = f.data_dir.empty() ? data::default_data_dir(f.dataset) : f.data_dir;
     if (dir.empty()) throw Error("--data-dir is required for --dataset " + f.dataset);
@@ -90,10 +100,8 @@ int run(const Flags& f) {
     const data::Dataset train = data::load_dataset(f.dataset, dir, true);
     const data::Dataset test = data::load_dataset(f.dataset, dir, false);
 
-    std::optional<io::Safetensors> pretrained;
     nn::ResNetOptions mo{f.model, train.channels, train.classes, f.shortcut == "A" ? nn::Shortcut::A : nn::Shortcut::B, Identity{}};
-    if (!f.from.empty()) {
-        pretrained = io::Safetensors::read_file(f.from);
+    if (pretrained) {
         const nn::ResNetOptions src = io::resnet_options(*pretrained);
         if (src.arch != f.model) throw Error("--from " + f.from + " holds a " + src.arch + ", but --model is " + f.model);
         mo.shortcut = src.shortcut;
