@@ -28,6 +28,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <tuple>
 
 namespace {
 
@@ -189,6 +190,8 @@ fault::SweepSpec sweep_spec(const Flags& f) {
 // Plots (io/gnuplot.hpp): every title and tick label travels in the data files, quoted by
 // io::data_text; the scripts name the data by fixed file names relative to --out.
 
+std::string fault_label(const fault::Configuration& c);
+
 void render_plot(const fs::path& dir, const std::string& name, const std::string& script) {
     if (!io::render_png(dir, name, script))
         std::fprintf(stderr, "safnet-campaign: warning: gnuplot failed or is missing for %s (see %s; apt-get install gnuplot-nox)\n", name.c_str(),
@@ -199,7 +202,39 @@ std::string line_title(const fault::Configuration& c, const std::vector<fault::S
     return models[c.model].label + " (" + models[c.model].saf + ") " + c.dtype + (c.protect == "none" ? "" : " +" + c.protect);
 }
 
-void plot_ber(const fs::path& dir, const std::vector<fault::Configuration>& configs, const std::vector<fault::SweepModel>& models) {
+/// One colour and point type per series of a run, the same in every plot of it: the series
+/// (model, SAF, format, protection) are numbered in the sorted order of their titles over all
+/// the run's configurations. Colours: the Okabe-Ito palette, safe for colour-blind readers,
+/// without its yellow (unreadable on white); past seven series the point type changes.
+class SeriesStyles {
+public:
+    SeriesStyles(const std::vector<fault::Configuration>& configs, const std::vector<fault::SweepModel>& models) {
+        std::set<std::string> titles;
+        for (const auto& c : configs) titles.insert(line_title(c, models));
+        for (const auto& t : titles) index_.emplace(t, index_.size());
+    }
+    std::string colour(const std::string& title) const { return palette[at(title) % std::size(palette)]; }
+    /// gnuplot line colour, dash and point type of a series (past seven series the dash and the
+    /// point type tell apart those that share a colour).
+    std::string style(const std::string& title) const {
+        const std::size_t round = at(title) / std::size(palette);
+        return "lc rgb '" + colour(title) + "' dt " + std::to_string(1 + round % 5) + " pt " + std::to_string(points[round % std::size(points)]);
+    }
+
+private:
+    static constexpr const char* palette[] = {"#000000", "#E69F00", "#0072B2", "#009E73", "#D55E00", "#56B4E9", "#CC79A7"};
+    static constexpr int points[] = {7, 5, 9, 11, 13};
+    std::size_t at(const std::string& title) const {
+        const auto it = index_.find(title);
+        return it == index_.end() ? 0 : it->second;
+    }
+    std::map<std::string, std::size_t> index_;
+};
+
+/// Accuracy against BER, one line per series with its interval bars; the series' points at one
+/// rate sit side by side (a few hundredths of a decade apart) so their bars do not hide each other.
+void plot_ber(const fs::path& dir, const std::vector<fault::Configuration>& configs, const std::vector<fault::SweepModel>& models,
+              const SeriesStyles& styles) {
     std::map<std::string, std::vector<const fault::Configuration*>> lines;
     for (const auto& c : configs)
         if (c.analysis == "ber" && !c.spec.fault.count && c.rate > 0) lines[line_title(c, models)].push_back(&c);
@@ -207,25 +242,27 @@ void plot_ber(const fs::path& dir, const std::vector<fault::Configuration>& conf
     std::string data, plot = "plot ";
     std::size_t index = 0;
     double lo = 1, hi = 0;
+    const double centre = (static_cast<double>(lines.size()) - 1) / 2;
     for (const auto& [title, cs] : lines) {
+        const double offset = std::pow(10.0, 0.03 * (static_cast<double>(index) - centre));
         data += io::data_text(title) + " 0 0 0\n";
         for (const auto* c : cs) {
             const auto& t = c->result.estimate.top1;
-            data += fault::format_number(c->rate) + " " + fault::format_number(t.mean) + " " + fault::format_number(t.has_interval() ? t.ci_low : t.mean) +
-                    " " + fault::format_number(t.has_interval() ? t.ci_high : t.mean) + "\n";
+            data += fault::format_number(c->rate * offset) + " " + fault::format_number(t.mean) + " " +
+                    fault::format_number(t.has_interval() ? t.ci_low : t.mean) + " " + fault::format_number(t.has_interval() ? t.ci_high : t.mean) + "\n";
             lo = std::min(lo, c->rate);
             hi = std::max(hi, c->rate);
         }
         data += "\n\n";
         plot += std::string(index ? ", " : "") + "'accuracy_vs_ber.dat' index " + std::to_string(index) +
-                " using 1:2:3:4 with yerrorlines lw 2 title columnheader(1)";
+                " using 1:2:3:4 with yerrorlines lw 2 " + styles.style(title) + " title columnheader(1)";
         ++index;
     }
     io::write_file_atomic((dir / "accuracy_vs_ber.dat").string(), data);
     render_plot(dir, "accuracy_vs_ber",
            "set logscale x\nset xrange [" + fault::format_number(lo / 2) + ":" + fault::format_number(hi * 2) +
-               "]\nset format x '%.0e'\nset xlabel 'bit error rate'\nset ylabel 'top-1 accuracy (%), mean and interval'\n"
-               "set yrange [0:100]\nset key bottom left\nset grid\n" + plot + "\n");
+               "]\nset format x '%.0e'\nset xlabel 'bit error rate (points of one rate drawn side by side)'\n"
+               "set ylabel 'top-1 accuracy (%), mean and interval'\nset yrange [0:100]\nset key outside below\nset grid\n" + plot + "\n");
 }
 
 std::string curve_title(const fault::Curve& c, const std::vector<fault::SweepModel>& models) {
@@ -245,47 +282,114 @@ void print_curve_reach(const fault::Curve& c, const std::vector<fault::SweepMode
                 static_cast<unsigned long long>(fault::curve_k_for(c.eligible_bits, asked.high)));
 }
 
-void plot_curves(const fs::path& dir, const std::vector<fault::Curve>& curves, const std::vector<fault::SweepModel>& models) {
+/// Curves from exact-count strata: the estimate as a line, the band as a light fill with its
+/// edges drawn thin and dashed in the series' colour, so overlapping bands stay readable.
+void plot_curves(const fs::path& dir, const std::vector<fault::Curve>& curves, const std::vector<fault::SweepModel>& models,
+                 const SeriesStyles& styles) {
     if (curves.empty()) return;
     std::string data, plot = "plot ";
+    const auto file_of = [](std::size_t i) { return "'accuracy_vs_ber_curve.dat' index " + std::to_string(i); };
     for (std::size_t i = 0; i < curves.size(); ++i) {
-        data += io::data_text(curve_title(curves[i], models)) + " 0 0 0\n";
+        const std::string title = curve_title(curves[i], models), colour = "lc rgb '" + styles.colour(title) + "'";
+        // Many translucent fills stack into grey: past three curves only the band's edges are drawn.
+        const std::string fill = curves.size() <= 3 ? file_of(i) + " using 1:3:4 with filledcurves fs transparent solid 0.12 noborder " + colour + " notitle, " : "";
+        data += io::data_text(title) + " 0 0 0\n";
         for (const auto& p : curves[i].points)
             if (p.tail <= fault::curve_tail_limit)  // beyond, the band is the unmeasured tail's [0, 100]
                 data += fault::format_number(p.rate) + " " + fault::format_number(p.mean) + " " + fault::format_number(p.low) + " " + fault::format_number(p.high) + "\n";
         data += "\n\n";
-        const std::string file = "'accuracy_vs_ber_curve.dat' index " + std::to_string(i);
-        plot += std::string(i ? ", " : "") + file + " using 1:3:4 with filledcurves fs transparent solid 0.2 lc " + std::to_string(i + 1) + " notitle, " +
-                file + " using 1:2 with lines lw 2 lc " + std::to_string(i + 1) + " title columnheader(1)";
+        const std::string file = file_of(i);
+        plot += std::string(i ? ", " : "") + fill + file + " using 1:3 with lines lw 1 dt 3 " + colour + " notitle, " + file + " using 1:4 with lines lw 1 dt 3 " +
+                colour + " notitle, " + file + " using 1:2 with lines lw 2 " + styles.style(title) + " title columnheader(1)";
     }
     io::write_file_atomic((dir / "accuracy_vs_ber_curve.dat").string(), data);
     render_plot(dir, "accuracy_vs_ber_curve",
-           "set logscale x\nset format x '%.0e'\nset xlabel 'bit error rate'\nset ylabel 'top-1 accuracy (%), estimate and band'\n"
-           "set yrange [0:100]\nset key bottom left\nset grid\n" + plot + "\n");
+           "set logscale x\nset format x '%.0e'\nset xlabel 'bit error rate'\nset ylabel 'top-1 accuracy (%), estimate and band (dotted)'\n"
+           "set yrange [0:100]\nset key outside below\nset grid\n" + plot + "\n");
 }
 
-void plot_bars(const fs::path& dir, const std::string& name, const std::string& analysis, const std::vector<fault::Configuration>& configs,
-               const std::vector<fault::SweepModel>& models) {
-    std::map<std::string, std::vector<const fault::Configuration*>> groups;
+/// Per-layer results: clustered bars, one colour per series as in the other plots.
+void plot_layers(const fs::path& dir, const std::vector<fault::Configuration>& configs, const std::vector<fault::SweepModel>& models,
+                 const SeriesStyles& styles) {
+    std::map<std::string, std::pair<std::string, std::vector<const fault::Configuration*>>> groups;  // title @ faults -> (series, configs)
     for (const auto& c : configs)
-        if (c.analysis == analysis)
-            groups[line_title(c, models) + " @" + (c.spec.fault.count ? std::to_string(*c.spec.fault.count) + " flips" : fault::format_number(c.rate))].push_back(&c);
+        if (c.analysis == "layer") {
+            auto& g = groups[line_title(c, models) + " @" + fault_label(c)];
+            g.first = line_title(c, models);
+            g.second.push_back(&c);
+        }
     if (groups.empty()) return;
     std::string data, plot = "plot ";
     std::size_t index = 0;
-    for (const auto& [title, cs] : groups) {
+    for (const auto& [title, g] : groups) {
         data += io::data_text(title) + " 0\n";
-        for (const auto* c : cs)
-            data += io::data_text(analysis == "bit" ? std::to_string(c->bit) : c->layer) + " " + fault::format_number(c->result.estimate.top1.mean) + "\n";
+        for (const auto* c : g.second) data += io::data_text(c->layer) + " " + fault::format_number(c->result.estimate.top1.mean) + "\n";
         data += "\n\n";
-        plot += std::string(index ? ", " : "") + "'" + name + ".dat' index " + std::to_string(index) + " using 2:xtic(1) title columnheader(1)";
+        plot += std::string(index ? ", " : "") + "'per_layer.dat' index " + std::to_string(index) + " using 2:xtic(1) " +
+                "lc rgb '" + styles.colour(g.first) + "' title columnheader(1)";
         ++index;
     }
-    io::write_file_atomic((dir / (name + ".dat")).string(), data);
-    render_plot(dir, name,
+    io::write_file_atomic((dir / "per_layer.dat").string(), data);
+    render_plot(dir, "per_layer",
            "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.8 border -1\n"
            "set ylabel 'top-1 accuracy (%) under faults'\nset yrange [0:100]\nset xtics rotate by -60\nset key outside bottom center\n"
-           "set xlabel '" + std::string(analysis == "bit" ? "faulty bit position (0 = LSB)" : "faulty parameter tensor") + "'\n" + plot + "\n");
+           "set xlabel 'faulty parameter tensor'\n" + plot + "\n");
+}
+
+/// The fields of a storage format's word, lowest bit first: (name, first bit, last bit).
+std::vector<std::tuple<std::string, int, int>> word_fields(const std::string& dtype) {
+    if (dtype == "fp32") return {{"mantissa", 0, 22}, {"exponent", 23, 30}, {"sign", 31, 31}};
+    if (dtype == "fp16") return {{"mantissa", 0, 9}, {"exponent", 10, 14}, {"sign", 15, 15}};
+    if (dtype == "bf16") return {{"mantissa", 0, 6}, {"exponent", 7, 14}, {"sign", 15, 15}};
+    int integer = 0, fraction = 0;
+    if (std::sscanf(dtype.c_str(), "q%d.%d", &integer, &fraction) == 2 && integer >= 0 && fraction >= 0) {
+        std::vector<std::tuple<std::string, int, int>> f;
+        if (fraction > 0) f.emplace_back("fraction", 0, fraction - 1);
+        if (integer > 0) f.emplace_back("integer", fraction, fraction + integer - 1);
+        f.emplace_back("sign", fraction + integer, fraction + integer);
+        return f;
+    }
+    return {};
+}
+
+/// Per-bit results: top-1 against the faulty bit position, one line per series, its clean
+/// accuracy dashed in the same colour, and (when every series has one format) the word's
+/// sign / exponent / mantissa (or integer / fraction) fields marked.
+void plot_bits(const fs::path& dir, const std::vector<fault::Configuration>& configs, const std::vector<fault::SweepModel>& models,
+               const SeriesStyles& styles) {
+    std::map<std::string, std::pair<std::string, std::vector<const fault::Configuration*>>> groups;
+    std::set<std::string> dtypes;
+    int top = 0;
+    for (const auto& c : configs)
+        if (c.analysis == "bit") {
+            auto& g = groups[line_title(c, models) + " @" + fault_label(c)];
+            g.first = line_title(c, models);
+            g.second.push_back(&c);
+            dtypes.insert(c.dtype);
+            top = std::max(top, c.bit);
+        }
+    if (groups.empty()) return;
+    std::string data, plot = "plot ", marks;
+    std::size_t index = 0;
+    for (const auto& [title, g] : groups) {
+        data += io::data_text(title) + " 0 0\n";
+        for (const auto* c : g.second)
+            data += std::to_string(c->bit) + " " + fault::format_number(c->result.estimate.top1.mean) + " " + fault::format_number(c->result.clean.accuracy()) + "\n";
+        data += "\n\n";
+        const std::string file = "'per_bit.dat' index " + std::to_string(index), colour = "lc rgb '" + styles.colour(g.first) + "'";
+        plot += std::string(index ? ", " : "") + file + " using 1:2 with linespoints lw 2 " + styles.style(g.first) + " title columnheader(1), " + file +
+                " using 1:3 with lines lw 1 dt 2 " + colour + " notitle";
+        ++index;
+    }
+    if (dtypes.size() == 1)
+        for (const auto& [name, low, high] : word_fields(*dtypes.begin())) {
+            if (low > 0) marks += "set arrow from " + std::to_string(low) + "-0.5, graph 0 to " + std::to_string(low) + "-0.5, graph 1 nohead dt 3 lc rgb '#777777'\n";
+            marks += "set label '" + name + "' at " + fault::format_number((low + high) / 2.0) + ", graph 0.97 center textcolor rgb '#555555'\n";
+        }
+    io::write_file_atomic((dir / "per_bit.dat").string(), data);
+    render_plot(dir, "per_bit",
+           "set xrange [-1:" + std::to_string(top + 1) + "]\nset xtics 1 font ',8'\nset ylabel 'top-1 accuracy (%) under faults (dashed: clean)'\n"
+           "set yrange [0:100]\nset key outside bottom center\nset grid ytics\nset xlabel 'faulty bit position (0 = LSB)'\n" + marks + plot + "\n");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -593,10 +697,11 @@ int run(const Flags& given) {
     header["results_seconds"] = results_seconds;
     header["rank_timing"] = rank_timing;
     timing.write(header);
-    plot_ber(out, configs, models);
-    plot_curves(out, curves, models);
-    plot_bars(out, "per_bit", "bit", configs, models);
-    plot_bars(out, "per_layer", "layer", configs, models);
+    const SeriesStyles styles(configs, models);
+    plot_ber(out, configs, models, styles);
+    plot_curves(out, curves, models, styles);
+    plot_bits(out, configs, models, styles);
+    plot_layers(out, configs, models, styles);
     print_table(configs, models);
     print_markdown(out, "per_layer.md", "per parameter tensor", fault::analysis_markdown(configs, models, "layer"));
     print_markdown(out, "per_bit.md", "per bit position", fault::analysis_markdown(configs, models, "bit"));
