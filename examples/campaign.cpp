@@ -740,36 +740,59 @@ constexpr const char* merge_usage =
     "Nothing but each configuration's clean pass is computed: every round comes from a shard, checked\n"
     "against its seed and the plan (docs/scale-out.md).\n";
 
-/// safnet-campaign merge --out DIR [--threads T] [--quiet] DIR_0 ... DIR_N-1
-int run_merge(const std::vector<std::string>& args) {
+/// The flags and directories of `safnet-campaign merge|compare ...` (compare also takes --compare).
+struct SubcommandArgs {
     std::string out, threads = "2";
-    bool quiet = false;
-    std::vector<fs::path> states;
+    bool quiet = false, help = false;
+    std::vector<std::string> pairs, dirs;
+};
+
+SubcommandArgs parse_subcommand(const std::vector<std::string>& args, const std::string& name, const std::string& usage) {
+    SubcommandArgs a;
     for (std::size_t i = 2; i < args.size(); ++i) {
+        const bool valued = args[i] == "--out" || args[i] == "--threads" || (name == "compare" && args[i] == "--compare");
         if (args[i] == "--help" || args[i] == "-h") {
-            std::fputs(merge_usage, stdout);
-            return 0;
-        }
-        if ((args[i] == "--out" || args[i] == "--threads") && i + 1 < args.size()) {
-            (args[i] == "--out" ? out : threads) = args[i + 1];
+            a.help = true;
+        } else if (valued && i + 1 < args.size()) {
+            (args[i] == "--compare" ? a.pairs.emplace_back() : args[i] == "--out" ? a.out : a.threads) = args[i + 1];
             ++i;
         } else if (args[i] == "--quiet") {
-            quiet = true;
+            a.quiet = true;
         } else if (args[i].rfind("--", 0) == 0) {
-            throw Error("merge: unknown flag '" + args[i] + "' (usage: safnet-campaign merge --out DIR [--threads T] [--quiet] DIR_0 ... DIR_N-1)");
+            throw Error(name + ": unknown flag '" + args[i] + "' or a flag without its value (usage: " + usage + ")");
         } else {
-            states.push_back(fs::path(args[i]) / "campaign-state.json");
+            a.dirs.push_back(args[i]);
         }
     }
-    if (out.empty()) throw Error("merge: --out DIR is required (usage: safnet-campaign merge --out DIR DIR_0 ... DIR_N-1)");
+    if (!a.help && a.out.empty()) throw Error(name + ": --out DIR is required (usage: " + usage + ")");
+    return a;
+}
+
+/// Runs the campaign whose saved flags and rounds `state` holds again into `out`, computing
+/// nothing but clean passes (g_merge).
+int replay(const std::string& tool, const fault::ShardUnion& state, const std::string& out, const SubcommandArgs& a) {
+    std::vector<std::string> rerun{tool};
+    for (const auto& flag : state.flags) rerun.push_back(flag.get<std::string>());
+    rerun.insert(rerun.end(), {"--out", out, "--resume", "--threads", a.threads});
+    if (a.quiet) rerun.push_back("--quiet");
+    g_merge = &state;
+    const int status = run_tool(rerun);
+    g_merge = nullptr;
+    return status;
+}
+
+/// safnet-campaign merge --out DIR [--threads T] [--quiet] DIR_0 ... DIR_N-1
+int run_merge(const std::vector<std::string>& args) {
+    const SubcommandArgs a = parse_subcommand(args, "merge", "safnet-campaign merge --out DIR [--threads T] [--quiet] DIR_0 ... DIR_N-1");
+    if (a.help) {
+        std::fputs(merge_usage, stdout);
+        return 0;
+    }
+    std::vector<fs::path> states;
+    for (const auto& d : a.dirs) states.push_back(fs::path(d) / "campaign-state.json");
     const fault::ShardUnion merged = fault::merge_shard_states(states);
-    std::vector<std::string> rerun{args[0]};
-    for (const auto& flag : merged.flags) rerun.push_back(flag.get<std::string>());
-    rerun.insert(rerun.end(), {"--out", out, "--resume", "--threads", threads});
-    if (quiet) rerun.push_back("--quiet");
     std::printf("merge: %zu shards, %zu configurations\n", states.size(), merged.configurations);
-    g_merge = &merged;
-    return run_tool(rerun);
+    return replay(args[0], merged, a.out, a);
 }
 
 constexpr const char* compare_usage =
@@ -789,30 +812,16 @@ constexpr const char* compare_usage =
 
 /// safnet-campaign compare --out DIR [--compare A:B ...] [--threads T] [--quiet] RUN_DIR ...
 int run_compare(const std::vector<std::string>& args) {
-    std::string out, threads = "2";
-    bool quiet = false;
-    std::vector<std::string> pairs, dirs;
-    const std::string usage = " (usage: safnet-campaign compare --out DIR [--compare A:B ...] [--threads T] [--quiet] RUN_DIR ...)";
-    for (std::size_t i = 2; i < args.size(); ++i) {
-        if (args[i] == "--help" || args[i] == "-h") {
-            std::fputs(compare_usage, stdout);
-            return 0;
-        }
-        if ((args[i] == "--out" || args[i] == "--threads" || args[i] == "--compare") && i + 1 < args.size()) {
-            if (args[i] == "--compare") pairs.push_back(args[i + 1]);
-            else (args[i] == "--out" ? out : threads) = args[i + 1];
-            ++i;
-        } else if (args[i] == "--quiet") {
-            quiet = true;
-        } else if (args[i].rfind("--", 0) == 0) {
-            throw Error("compare: unknown flag '" + args[i] + "' or a flag without its value" + usage);
-        } else {
-            dirs.push_back(args[i]);
-        }
+    const SubcommandArgs a =
+        parse_subcommand(args, "compare", "safnet-campaign compare --out DIR [--compare A:B ...] [--threads T] [--quiet] RUN_DIR ...");
+    if (a.help) {
+        std::fputs(compare_usage, stdout);
+        return 0;
     }
-    if (out.empty()) throw Error("compare: --out DIR is required" + usage);
-    if (dirs.empty()) throw Error("compare: no campaign directories given" + usage);
-    const auto wanted = compare_pairs(pairs);
+    if (a.dirs.empty()) throw Error("compare: no campaign directories given (usage: safnet-campaign compare --out DIR [--compare A:B ...] RUN_DIR ...)");
+    const std::string& out = a.out;
+    const std::vector<std::string>& dirs = a.dirs;
+    const auto wanted = compare_pairs(a.pairs);
     fs::create_directories(out);
     io::DirectoryLock lock(out, "safnet-campaign compare");
     std::vector<fault::RunResults> runs;
@@ -820,17 +829,11 @@ int run_compare(const std::vector<std::string>& args) {
         const fs::path dir = fs::path(dirs[i]).lexically_normal();
         const std::string name = dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();
         const fault::ShardUnion run = fault::merge_shard_states({dir / "campaign-state.json"});
-        std::vector<std::string> rerun{args[0]};
-        for (const auto& flag : run.flags) rerun.push_back(flag.get<std::string>());
-        rerun.insert(rerun.end(), {"--out", (fs::path(out) / "runs" / (std::to_string(i) + "-" + name)).string(), "--resume", "--threads", threads});
-        if (quiet) rerun.push_back("--quiet");
         std::printf("compare: replaying %s (%zu configurations)\n", dirs[i].c_str(), run.configurations);
         std::fflush(stdout);
-        g_merge = &run;
         g_collect = &runs;
         g_source = dirs[i];
-        const int status = run_tool(rerun);
-        g_merge = nullptr;
+        const int status = replay(args[0], run, (fs::path(out) / "runs" / (std::to_string(i) + "-" + name)).string(), a);
         g_collect = nullptr;
         if (status != 0) throw Error("compare: the replay of " + dirs[i] + " failed (above)");
     }
