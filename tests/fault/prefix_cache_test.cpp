@@ -340,6 +340,12 @@ TEST_CASE("prefix cache: the cuts fit the budget, in resident memory too; no roo
     fault::PrefixCache tiny(m, test, 1000, first_damage);
     CHECK(tiny.cuts().empty());
     CHECK_THAT(tiny.note(), Catch::Contains("holds no cut"));
+    // Memory enough, but every round damages the first segment: the note says so, not "budget".
+    std::vector<double> always_first(first_damage.size(), 0.0);
+    always_first[0] = 1.0;
+    fault::PrefixCache useless(m, test, std::size_t{1} << 32, always_first);
+    CHECK(useless.cuts().empty());
+    CHECK_THAT(useless.note(), Catch::Contains("no cut pays off") && Catch::Contains("probability 1,"));
     const auto clean = tiny.build(100, x);
     CHECK(tiny.evaluate(5, 100, x).top1 == clean.top1);
     CHECK(tiny.computed_fraction() == 1.0);

@@ -149,8 +149,13 @@ public:
         if (cuts_.empty() && test.size() > 0) {
             std::size_t smallest = bytes.size() > 1 ? bytes[1] : 0;
             for (std::size_t c = 1; c < bytes.size(); ++c) smallest = std::min(smallest, bytes[c]);
-            note_ = "prefix cache: a budget of " + megabytes(budget_bytes) + " holds no cut (the smallest needs " + megabytes(smallest) +
-                    "); rounds are full evaluations";
+            char first[32];
+            std::snprintf(first, sizeof first, "%.3g", first_damage[0]);
+            note_ = smallest > budget_bytes
+                        ? "prefix cache: a budget of " + megabytes(budget_bytes) + " holds no cut (the smallest needs " + megabytes(smallest) +
+                              "); rounds are full evaluations"
+                        : "prefix cache: no cut pays off (a round damages the first segment with probability " + std::string(first) +
+                              ", so a saved prefix is almost never reused); rounds are full evaluations";
         }
         nan_exit_ = model.nan_reaches_logits();
     }
