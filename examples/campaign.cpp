@@ -29,6 +29,8 @@
 #include <optional>
 #include <set>
 #include <tuple>
+#include <type_traits>
+#include <variant>
 
 namespace {
 
@@ -198,8 +200,13 @@ void render_plot(const fs::path& dir, const std::string& name, const std::string
                      (dir / (name + ".gnuplot.log")).string().c_str());
 }
 
+/// A series' name in plots and messages: model (SAF) format [+protection].
+std::string series_title(const fault::SweepModel& m, const std::string& dtype, const std::string& protect) {
+    return m.label + " (" + m.saf + ") " + dtype + (protect == "none" ? "" : " +" + protect);
+}
+
 std::string line_title(const fault::Configuration& c, const std::vector<fault::SweepModel>& models) {
-    return models[c.model].label + " (" + models[c.model].saf + ") " + c.dtype + (c.protect == "none" ? "" : " +" + c.protect);
+    return series_title(models[c.model], c.dtype, c.protect);
 }
 
 /// One colour and point type per series of a run, the same in every plot of it: the series
@@ -265,9 +272,7 @@ void plot_ber(const fs::path& dir, const std::vector<fault::Configuration>& conf
                "set ylabel 'top-1 accuracy (%), mean and interval'\nset yrange [0:100]\nset key outside below\nset grid\n" + plot + "\n");
 }
 
-std::string curve_title(const fault::Curve& c, const std::vector<fault::SweepModel>& models) {
-    return models[c.model].label + " (" + models[c.model].saf + ") " + c.dtype + (c.protect == "none" ? "" : " +" + c.protect);
-}
+std::string curve_title(const fault::Curve& c, const std::vector<fault::SweepModel>& models) { return series_title(models[c.model], c.dtype, c.protect); }
 
 /// How far the exact-count strata carry the curve, and what would carry it to the asked end.
 void print_curve_reach(const fault::Curve& c, const std::vector<fault::SweepModel>& models, const fault::CurveSpec& asked) {
@@ -308,16 +313,25 @@ void plot_curves(const fs::path& dir, const std::vector<fault::Curve>& curves, c
            "set yrange [0:100]\nset key outside below\nset grid\n" + plot + "\n");
 }
 
-/// Per-layer results: clustered bars, one colour per series as in the other plots.
-void plot_layers(const fs::path& dir, const std::vector<fault::Configuration>& configs, const std::vector<fault::SweepModel>& models,
-                 const SeriesStyles& styles) {
-    std::map<std::string, std::pair<std::string, std::vector<const fault::Configuration*>>> groups;  // title @ faults -> (series, configs)
+/// The configurations of one analysis ("layer" or "bit") grouped by series and faults, in
+/// title order: plot title -> (series title, its configurations in plan order).
+using AnalysisGroups = std::map<std::string, std::pair<std::string, std::vector<const fault::Configuration*>>>;
+
+AnalysisGroups group_analysis(const std::vector<fault::Configuration>& configs, const std::vector<fault::SweepModel>& models, const std::string& analysis) {
+    AnalysisGroups groups;
     for (const auto& c : configs)
-        if (c.analysis == "layer") {
+        if (c.analysis == analysis) {
             auto& g = groups[line_title(c, models) + " @" + fault_label(c)];
             g.first = line_title(c, models);
             g.second.push_back(&c);
         }
+    return groups;
+}
+
+/// Per-layer results: clustered bars, one colour per series as in the other plots.
+void plot_layers(const fs::path& dir, const std::vector<fault::Configuration>& configs, const std::vector<fault::SweepModel>& models,
+                 const SeriesStyles& styles) {
+    const AnalysisGroups groups = group_analysis(configs, models, "layer");
     if (groups.empty()) return;
     std::string data, plot = "plot ";
     std::size_t index = 0;
@@ -338,18 +352,26 @@ void plot_layers(const fs::path& dir, const std::vector<fault::Configuration>& c
 
 /// The fields of a storage format's word, lowest bit first: (name, first bit, last bit).
 std::vector<std::tuple<std::string, int, int>> word_fields(const std::string& dtype) {
-    if (dtype == "fp32") return {{"mantissa", 0, 22}, {"exponent", 23, 30}, {"sign", 31, 31}};
-    if (dtype == "fp16") return {{"mantissa", 0, 9}, {"exponent", 10, 14}, {"sign", 15, 15}};
-    if (dtype == "bf16") return {{"mantissa", 0, 6}, {"exponent", 7, 14}, {"sign", 15, 15}};
-    int integer = 0, fraction = 0;
-    if (std::sscanf(dtype.c_str(), "q%d.%d", &integer, &fraction) == 2 && integer >= 0 && fraction >= 0) {
-        std::vector<std::tuple<std::string, int, int>> f;
-        if (fraction > 0) f.emplace_back("fraction", 0, fraction - 1);
-        if (integer > 0) f.emplace_back("integer", fraction, fraction + integer - 1);
-        f.emplace_back("sign", fraction + integer, fraction + integer);
-        return f;
-    }
-    return {};
+    using Fields = std::vector<std::tuple<std::string, int, int>>;
+    const auto floating = [](int mantissa, int exponent) {
+        return Fields{{"mantissa", 0, mantissa - 1}, {"exponent", mantissa, mantissa + exponent - 1}, {"sign", mantissa + exponent, mantissa + exponent}};
+    };
+    return std::visit(
+        [&](const auto& codec) {
+            using C = std::decay_t<decltype(codec)>;
+            if constexpr (std::is_same_v<C, Float32>) return floating(23, 8);
+            else if constexpr (std::is_same_v<C, Float16>) return floating(10, 5);
+            else if constexpr (std::is_same_v<C, BFloat16>) return floating(7, 8);
+            else {  // fixed point: two's complement, the sign bit on top
+                const int integer = codec.int_bits(), fraction = codec.frac_bits();
+                Fields f;
+                if (fraction > 0) f.emplace_back("fraction", 0, fraction - 1);
+                if (integer > 0) f.emplace_back("integer", fraction, fraction + integer - 1);
+                f.emplace_back("sign", fraction + integer, fraction + integer);
+                return f;
+            }
+        },
+        codec_from_name(dtype));
 }
 
 /// Per-bit results: top-1 against the faulty bit position, one line per series, its clean
@@ -357,18 +379,15 @@ std::vector<std::tuple<std::string, int, int>> word_fields(const std::string& dt
 /// sign / exponent / mantissa (or integer / fraction) fields marked.
 void plot_bits(const fs::path& dir, const std::vector<fault::Configuration>& configs, const std::vector<fault::SweepModel>& models,
                const SeriesStyles& styles) {
-    std::map<std::string, std::pair<std::string, std::vector<const fault::Configuration*>>> groups;
+    const AnalysisGroups groups = group_analysis(configs, models, "bit");
+    if (groups.empty()) return;
     std::set<std::string> dtypes;
     int top = 0;
-    for (const auto& c : configs)
-        if (c.analysis == "bit") {
-            auto& g = groups[line_title(c, models) + " @" + fault_label(c)];
-            g.first = line_title(c, models);
-            g.second.push_back(&c);
-            dtypes.insert(c.dtype);
-            top = std::max(top, c.bit);
+    for (const auto& [title, g] : groups)
+        for (const auto* c : g.second) {
+            dtypes.insert(c->dtype);
+            top = std::max(top, c->bit);
         }
-    if (groups.empty()) return;
     std::string data, plot = "plot ", marks;
     std::size_t index = 0;
     for (const auto& [title, g] : groups) {
@@ -597,7 +616,7 @@ int run(const Flags& given) {
         configs = fault::shard_configurations(std::move(configs), shard);
         std::printf("shard %s: %zu configuration(s)\n", shard.text().c_str(), configs.size());
     }
-    if (writer) print_plan(configs, models, spec, f.threads);
+    if (writer && !g_merge) print_plan(configs, models, spec, f.threads);  // a merge or compare replay computes no rounds
     if (f.dry_run) return 0;
     fault::SweepState state(out / "campaign-state.json", identity);
     state.set_writer(writer);

@@ -80,11 +80,13 @@ int run(const Flags& given) {
     Flags f = given;
     if (!f.saf.empty()) saf_from_name(f.saf);  // fail on a bad name before loading any data
     std::optional<io::Safetensors> pretrained;
+    std::optional<nn::ResNetOptions> src;  // the --from file's architecture
     if (!f.from.empty()) {  // a fine-tune takes its dataset and architecture from the file unless told otherwise
         pretrained = io::Safetensors::read_file(f.from);
+        src = io::resnet_options(*pretrained);
         if (f.dataset.empty()) f.dataset = pretrained->meta("dataset");
         if (f.dataset.empty()) throw Error("--dataset: " + f.from + " records no dataset in its metadata; pass --dataset");
-        if (f.model.empty()) f.model = io::resnet_options(*pretrained).arch;
+        if (f.model.empty()) f.model = src->arch;
     }
     if (f.dataset.empty()) f.dataset = "fashion-mnist";
     if (f.model.empty()) f.model = "resnet20";
@@ -101,11 +103,10 @@ int run(const Flags& given) {
     const data::Dataset test = data::load_dataset(f.dataset, dir, false);
 
     nn::ResNetOptions mo{f.model, train.channels, train.classes, f.shortcut == "A" ? nn::Shortcut::A : nn::Shortcut::B, Identity{}};
-    if (pretrained) {
-        const nn::ResNetOptions src = io::resnet_options(*pretrained);
-        if (src.arch != f.model) throw Error("--from " + f.from + " holds a " + src.arch + ", but --model is " + f.model);
-        mo.shortcut = src.shortcut;
-        mo.saf = src.saf;
+    if (src) {
+        if (src->arch != f.model) throw Error("--from " + f.from + " holds a " + src->arch + ", but --model is " + f.model);
+        mo.shortcut = src->shortcut;
+        mo.saf = src->saf;
     }
     if (!f.saf.empty()) mo.saf = saf_from_name(f.saf);
 

@@ -164,6 +164,19 @@ inline double weighted_median(std::vector<std::pair<double, double>> vw) {
 }  // namespace detail
 
 /// The sampling plan of one configuration (see the header comment).
+/// Whether a round failed: its top-1 more than `fail_drop` points below its configuration's clean top-1.
+inline bool round_failed(const RoundResult& r, double clean, double fail_drop) { return r.eval.accuracy() < clean - fail_drop; }
+
+/// P(fail)'s interval from plain rounds' failure indicators (1 = failed): Clopper-Pearson at a
+/// fixed budget, the time-uniform betting interval when the run stopped adaptively (a
+/// data-dependent n, where Clopper-Pearson's fixed n does not hold).
+inline Interval plain_failure_interval(const std::vector<double>& fails, double confidence, bool adaptive) {
+    if (adaptive && !fails.empty()) return betting_interval(fails, confidence, true);
+    std::size_t failures = 0;
+    for (double f : fails) failures += f > 0;
+    return clopper_pearson(failures, fails.size(), confidence);
+}
+
 class EstimatorDesign {
 public:
     /// Plain design.
@@ -273,7 +286,7 @@ private:
         if (spec_.stopping.check_every == 0) throw Error("stopping check interval must be positive");
     }
 
-    bool failed(const RoundResult& r, double clean) const { return r.eval.accuracy() < clean - spec_.fail_drop; }
+    bool failed(const RoundResult& r, double clean) const { return round_failed(r, clean, spec_.fail_drop); }
 
     // --- plain ---------------------------------------------------------------------------
     std::vector<WorkItem> next_plain(const std::vector<RoundResult>& done) const {
@@ -301,22 +314,18 @@ private:
         e.estimator = Estimator::plain;
         e.rounds = done.size();
         e.clean = clean;
-        std::vector<double> top1, top5;
+        std::vector<double> top1, top5, fails;
         std::size_t failures = 0;
         for (const auto& r : done) {
             top1.push_back(r.eval.accuracy());
             top5.push_back(r.eval.top5_accuracy());
+            fails.push_back(failed(r, clean) ? 1.0 : 0.0);
             failures += failed(r, clean);
         }
         e.top1 = summarize(top1, classes, spec_.confidence, adaptive());
         e.top5 = summarize(top5, classes, spec_.confidence, adaptive());
         e.fail_prob = done.empty() ? 0.0 : static_cast<double>(failures) / static_cast<double>(done.size());
-        e.fail_ci = clopper_pearson(failures, done.size(), spec_.confidence);
-        if (adaptive() && !done.empty()) {  // stopped at a data-dependent time: Clopper-Pearson's fixed n does not hold there
-            std::vector<double> fails;
-            for (const auto& r : done) fails.push_back(failed(r, clean) ? 1.0 : 0.0);
-            e.fail_ci = betting_interval(fails, spec_.confidence, true);
-        }
+        e.fail_ci = plain_failure_interval(fails, spec_.confidence, adaptive());
         return e;
     }
 
@@ -463,11 +472,11 @@ private:
     static double guarded_variance(const std::vector<double>& x, double m) { return fault::guarded_variance(x, m, unseen_mode_weight); }
 
     Interval stratified_interval(const std::vector<RoundResult>& done) const {
-        const auto d = by_stratum(done, 0);
+        auto d = by_stratum(done, 0);
         std::vector<std::vector<double>> top1(d.size());
         std::vector<double> w(d.size());
         for (std::size_t s = 0; s < d.size(); ++s) {
-            top1[s] = d[s].top1;
+            top1[s] = std::move(d[s].top1);
             w[s] = (*strata_)[s].weight;
         }
         return stratified_guarded_mean(top1, w, 0, 100, spec_.confidence).ci;

@@ -84,13 +84,6 @@ inline Interval betting_on(const std::vector<double>& x, double lo, double hi, d
     return {lo + c.low * (hi - lo), lo + c.high * (hi - lo)};
 }
 
-/// Stratified mean and guarded t interval of per-stratum values in [lo, hi] (weights w).
-inline std::pair<double, Interval> stratified_on(const std::vector<std::vector<double>>& x, const std::vector<double>& w, double lo, double hi,
-                                                 double confidence) {
-    const StratifiedMean m = stratified_guarded_mean(x, w, lo, hi, confidence);
-    return {m.mean, m.ci};
-}
-
 /// A configuration's own intervals of mean top-1 and P(fail), computed as its estimator computes
 /// them (estimator.hpp) but at `confidence`; a stratum with fewer than 2 rounds leaves [0, 100]
 /// and [0, 1].
@@ -100,19 +93,17 @@ struct OwnIntervals {
 
 inline OwnIntervals own_intervals(const CampaignResult& r, double fail_drop, double confidence) {
     const double clean = r.clean.accuracy();
-    const auto failed = [&](const RoundResult& x) { return x.eval.accuracy() < clean - fail_drop; };
+    const auto failed = [&](const RoundResult& x) { return round_failed(x, clean, fail_drop); };
     OwnIntervals o;
     if (r.estimate.estimator != Estimator::stratified) {
         std::vector<double> top1, fails;
-        std::size_t failures = 0;
         for (const auto& x : r.rounds) {
             top1.push_back(x.eval.accuracy());
             fails.push_back(failed(x) ? 1.0 : 0.0);
-            failures += failed(x);
         }
         if (top1.size() < 2) return o;
         o.top1 = betting_on(top1, 0, 100, confidence, r.estimate.adaptive);
-        o.fail = r.estimate.adaptive ? betting_interval(fails, confidence, true) : clopper_pearson(failures, fails.size(), confidence);
+        o.fail = plain_failure_interval(fails, confidence, r.estimate.adaptive);
         return o;
     }
     const std::size_t S = r.estimate.strata.size();
@@ -168,7 +159,7 @@ inline PairedDifference paired_difference(const CampaignResult& a, const Campaig
         if (it == of_b.end() || r.stratum >= S) continue;
         const RoundResult& q = *it->second;
         d[r.stratum].push_back(r.eval.accuracy() - q.eval.accuracy());
-        f[r.stratum].push_back((r.eval.accuracy() < clean_a - fail_drop ? 1.0 : 0.0) - (q.eval.accuracy() < clean_b - fail_drop ? 1.0 : 0.0));
+        f[r.stratum].push_back((round_failed(r, clean_a, fail_drop) ? 1.0 : 0.0) - (round_failed(q, clean_b, fail_drop) ? 1.0 : 0.0));
         ++p.pairs;
     }
     for (std::size_t s = 0; s < S; ++s)
@@ -192,8 +183,11 @@ inline PairedDifference paired_difference(const CampaignResult& a, const Campaig
     }
     std::vector<double> w(S);
     for (std::size_t s = 0; s < S; ++s) w[s] = a.estimate.strata[s].stratum.weight;
-    std::tie(p.mean, p.ci) = detail::stratified_on(d, w, -100, 100, confidence);
-    std::tie(p.fail, p.fail_ci) = detail::stratified_on(f, w, -1, 1, confidence);
+    const StratifiedMean top1 = stratified_guarded_mean(d, w, -100, 100, confidence), fail = stratified_guarded_mean(f, w, -1, 1, confidence);
+    p.mean = top1.mean;
+    p.ci = top1.ci;
+    p.fail = fail.mean;
+    p.fail_ci = fail.ci;
     p.method = "stratified-guarded-t";
     return p;
 }

@@ -274,7 +274,8 @@ inline std::string curve_csv(const std::vector<Curve>& curves, const std::vector
     return s;
 }
 
-inline std::string fixed(double v, int decimals) {
+/// v with exactly `decimals` decimals (Markdown tables; CSV and JSON keep format_number).
+inline std::string format_fixed(double v, int decimals) {
     char b[64];
     std::snprintf(b, sizeof b, "%.*f", decimals, v);
     return b;
@@ -301,7 +302,7 @@ inline std::string analysis_markdown(const std::vector<Configuration>& configs, 
         const auto& e = c.result.estimate;
         const std::string faults = c.spec.fault.count ? std::to_string(*c.spec.fault.count) + " flips" : "BER " + format_number(c.rate, 6);
         s += "| " + models[c.model].label + " | " + c.dtype + " | " + c.protect + " | " + faults + " | " +
-             (analysis == "bit" ? std::to_string(c.bit) : c.layer) + " | " + fixed(c.result.clean.accuracy(), 2) + " | " +
+             (analysis == "bit" ? std::to_string(c.bit) : c.layer) + " | " + format_fixed(c.result.clean.accuracy(), 2) + " | " +
              markdown_interval(e.top1.mean, e.top1.ci_low, e.top1.ci_high, e.top1.has_interval()) + " | " +
              markdown_interval(e.fail_prob, e.fail_ci.low, e.fail_ci.high, true, 3) + " | " + std::to_string(e.rounds) + " |\n";
     }
@@ -389,11 +390,12 @@ inline std::pair<std::vector<Configuration>, std::vector<SweepModel>> join_runs(
     std::vector<SweepModel> models;
     std::map<std::string, std::string> held;  // configuration name -> the run holding it
     for (const auto& run : runs) {
-        for (const char* key : {"dataset", "test_images", "confidence", "fail_drop"})
-            if (run.identity.value(key, nlohmann::json()) != runs.front().identity.value(key, nlohmann::json()))
-                throw Error("compare: " + run.source + " ran with " + key + " " + run.identity.value(key, nlohmann::json()).dump() + ", " +
-                            runs.front().source + " with " + runs.front().identity.value(key, nlohmann::json()).dump() +
+        for (const char* key : {"dataset", "test_images", "confidence", "fail_drop"}) {
+            const nlohmann::json mine = run.identity.value(key, nlohmann::json()), first = runs.front().identity.value(key, nlohmann::json());
+            if (mine != first)
+                throw Error("compare: " + run.source + " ran with " + key + " " + mine.dump() + ", " + runs.front().source + " with " + first.dump() +
                             "; a difference needs both measured alike");
+        }
         const std::size_t base = models.size();
         models.insert(models.end(), run.models.begin(), run.models.end());
         for (Configuration c : run.configs) {
