@@ -1,74 +1,109 @@
 #!/usr/bin/env python3
-"""Rounds a stratified campaign needs for a +-H interval under the guarded variance of
-include/safnet/fault/estimator.hpp (each stratum's variance with one pseudo-round at the end of
-[0, 100] farthest from its mean), from measured per-stratum weights, means and sds: rounds go
-one at a time to the stratum whose next round shrinks SE^2 most (every stratum at least 5, the
-smallest pilot), until z SE <= H. Plain sampling needs (z sd / H)^2 for comparison.
+"""Rounds a stratified campaign needs for a +-H interval (half its width) under the guarded
+interval of include/safnet/fault/estimator.hpp, from measured per-stratum weights, means and
+sds: on the side of each stratum's far end of [0, 100] its variance carries one pseudo-round
+at that end, on the other side it is the sample variance (sd at least one test image). Rounds
+go one at a time to the stratum whose next round shrinks the half-width z (SE_low + SE_high) / 2
+most (every stratum at least 5, the smallest pilot), until it is <= H. Plain sampling needs
+(z sd / H)^2 for comparison (an optimistic figure for plain: its betting interval is wider
+than z sd / sqrt(n)).
 
-    python3 benchmarks/guarded_rounds.py STRATA.csv --plain-sd SD [--halfwidth 0.5]
+    python3 benchmarks/guarded_rounds.py STRATA.csv [--plain-sd SD] [--halfwidth 0.5] [--images 10000]
 
-STRATA.csv is a campaign's strata.csv with one configuration's rows. Prints a Markdown table.
-benchmarks/estimator_rounds.sh uses guarded_rounds() for its stratified column.
+STRATA.csv is a campaign's strata.csv; each configuration in it (analysis ber) gets a row.
+Without --plain-sd, the plain per-round sd comes from the strata themselves (the law of total
+variance: sum w_s sd_s^2 + sum w_s (m_s - m)^2). With one configuration the per-stratum
+rounds are printed too. benchmarks/estimator_rounds.sh uses guarded_rounds() for its
+stratified column.
 """
 import argparse
+import collections
 import csv
-import heapq
+import math
 
 Z = 1.959963984540054
 UNSEEN_MODE_WEIGHT = 1.0  # fault::unseen_mode_weight
 MIN_STRATUM_ROUNDS = 5    # fault::min_stratum_rounds
 
 
-def stratum_term(w, m, sd, n, kappa=UNSEEN_MODE_WEIGHT):
-    """w^2 g(n) / n with g the guarded variance of n rounds of mean m and sd sd."""
+def side_variances(m, sd, n, floor_sd, kappa=UNSEEN_MODE_WEIGHT):
+    """(low, high) variances of a stratum of n rounds of mean m and sd sd: the guarded one on
+    the side of its far end, the sample one (sd >= floor_sd) on the other."""
     far = 0.0 if m >= 50 else 100.0
     mk = (n * m + kappa * far) / (n + kappa)
-    g = ((n - 1) * sd * sd + n * (m - mk) ** 2 + kappa * (far - mk) ** 2) / max(n + kappa - 1, 1.0)
-    return w * w * g / n
+    guarded = ((n - 1) * sd * sd + n * (m - mk) ** 2 + kappa * (far - mk) ** 2) / max(n + kappa - 1, 1.0)
+    plain = max(sd, floor_sd) ** 2
+    return (guarded, plain) if far == 0.0 else (plain, guarded)
 
 
-def guarded_rounds(rows, h, z=Z):
-    """Per-stratum rounds for z SE <= h; rows: (weight, mean, sd) per stratum."""
+def halfwidth(rows, n, floor_sd, z=Z):
+    low = high = 0.0
+    for (w, m, sd), k in zip(rows, n):
+        vl, vh = side_variances(m, sd, k, floor_sd)
+        low += w * w * vl / k
+        high += w * w * vh / k
+    return z * (math.sqrt(low) + math.sqrt(high)) / 2
+
+
+def guarded_rounds(rows, h, floor_sd=0.01, z=Z):
+    """Per-stratum rounds for a half-width <= h; rows: (weight, mean, sd) per stratum."""
     n = [MIN_STRATUM_ROUNDS] * len(rows)
-    cur = [stratum_term(*rows[i], n[i]) for i in range(len(rows))]
-    se2, target = sum(cur), (h / z) ** 2
-    gain = lambda i: -(cur[i] - stratum_term(*rows[i], n[i] + 1))
-    heap = [(gain(i), i) for i in range(len(rows))]
-    heapq.heapify(heap)
-    while se2 > target and sum(n) < 10**7:
-        _, i = heapq.heappop(heap)
-        n[i] += 1
-        new = stratum_term(*rows[i], n[i])
-        se2 += new - cur[i]
-        cur[i] = new
-        heapq.heappush(heap, (gain(i), i))
+    while halfwidth(rows, n, floor_sd, z) > h and sum(n) < 10**6:
+        best, best_hw = 0, float("inf")
+        for i in range(len(rows)):
+            n[i] += 1
+            hw = halfwidth(rows, n, floor_sd, z)
+            n[i] -= 1
+            if hw < best_hw:
+                best, best_hw = i, hw
+        n[best] += 1
     return n
+
+
+def total_sd(rows):
+    """Per-round sd of plain sampling from the strata (law of total variance)."""
+    mean = sum(w * m for w, m, _ in rows)
+    return math.sqrt(sum(w * (sd * sd + (m - mean) ** 2) for w, m, sd in rows) / sum(w for w, _, _ in rows))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("strata")
-    ap.add_argument("--plain-sd", type=float, required=True)
+    ap.add_argument("--plain-sd", type=float)
     ap.add_argument("--halfwidth", type=float, default=0.5)
+    ap.add_argument("--images", type=int, default=10000, help="test images (the near side's sd floor is one image)")
     a = ap.parse_args()
-    if not (a.plain_sd > 0 and a.halfwidth > 0):
-        raise SystemExit("guarded_rounds.py: --plain-sd and --halfwidth must be positive")
-    rows, labels = [], []
+    if not (a.halfwidth > 0 and a.images > 0 and (a.plain_sd is None or a.plain_sd > 0)):
+        raise SystemExit("guarded_rounds.py: --plain-sd, --halfwidth and --images must be positive")
+    configs, labels = collections.OrderedDict(), collections.defaultdict(list)
     for r in csv.DictReader(open(a.strata)):
-        rows.append((float(r["weight"]), float(r["mean"]), float(r["sd"])))
-        labels.append(r["critical_faults"] + ("/" + r["negative_faults"] if r.get("negative_faults", "*") != "*" else ""))
-    if not rows:
+        if r.get("analysis", "ber") != "ber":
+            continue
+        key = (r["model"], r["dtype"], r["protect"], r["rate"])
+        configs.setdefault(key, []).append((float(r["weight"]), float(r["mean"]), float(r["sd"])))
+        labels[key].append(r["critical_faults"] + ("/" + r["negative_faults"] if r.get("negative_faults", "*") != "*" else ""))
+    if not configs:
         raise SystemExit("guarded_rounds.py: %s has no strata" % a.strata)
-    n = guarded_rounds(rows, a.halfwidth)
-    plain = (Z * a.plain_sd / a.halfwidth) ** 2
-    print("Generated by `python3 benchmarks/guarded_rounds.py %s --plain-sd %g --halfwidth %g`." % (a.strata, a.plain_sd, a.halfwidth))
+    floor_sd = 100.0 / a.images
+    flags = "" if a.plain_sd is None else " --plain-sd %g" % a.plain_sd
+    print("Generated by `python3 benchmarks/guarded_rounds.py %s%s --halfwidth %g --images %d`." % (a.strata, flags, a.halfwidth, a.images))
     print()
-    print("| stratum (K_c/K_-) | weight | mean | sd | rounds for ±%g |" % a.halfwidth)
-    print("|---|---|---|---|---|")
-    for lab, (w, m, sd), k in zip(labels, rows, n):
-        print("| %s | %.4g | %.2f | %.2f | %d |" % (lab, w, m, sd, k))
-    print()
-    print("Stratified (guarded): %d rounds; plain: %.0f rounds; ratio %.1fx." % (sum(n), plain, plain / sum(n)))
+    if len(configs) == 1:
+        key, rows = next(iter(configs.items()))
+        n = guarded_rounds(rows, a.halfwidth, floor_sd)
+        print("| stratum (K_c/K_-) | weight | mean | sd | rounds for ±%g |" % a.halfwidth)
+        print("|---|---|---|---|---|")
+        for lab, (w, m, sd), k in zip(labels[key], rows, n):
+            print("| %s | %.4g | %.2f | %.2f | %d |" % (lab, w, m, sd, k))
+        print()
+    print("| model | dtype | protect | BER | strata | plain sd | plain rounds for ±%g | stratified rounds | ratio |" % a.halfwidth)
+    print("|---|---|---|---|---|---|---|---|---|")
+    for key, rows in configs.items():
+        sd = a.plain_sd if a.plain_sd is not None else total_sd(rows)
+        plain = (Z * sd / a.halfwidth) ** 2
+        strat = sum(guarded_rounds(rows, a.halfwidth, floor_sd))
+        print("| %s | %s | %s | %s | %d | %.2f%s | %.0f | %d | %.1fx |" % (*key, len(rows), sd, "" if a.plain_sd is not None else " (from strata)",
+                                                                         plain, strat, plain / strat))
 
 
 if __name__ == "__main__":

@@ -191,6 +191,36 @@ TEST_CASE("stratified proportion: exact coverage over per-stratum rates, includi
     }
 }
 
+TEST_CASE("stratified guarded mean: the far-end guard widens only the side an unseen mode could move the mean to", "[fault][statistics]") {
+    // Two strata near 100 (unseen modes can only pull them down): their lower side is guarded as
+    // with both_ends, exactly; the upper side is t_df sqrt(sum w^2 max(s^2, floor^2) / n).
+    const std::vector<std::vector<double>> x = {{92.0, 92.1, 91.9, 92.0, 92.2, 91.8, 92.0, 92.1, 91.9, 92.0}, std::vector<double>(6, 90.0)};
+    const std::vector<double> w = {0.9, 0.1};
+    const auto both = fault::stratified_guarded_mean(x, w, 0, 100, 0.95, fault::UnseenModes::both_ends);
+    const auto far = fault::stratified_guarded_mean(x, w, 0, 100, 0.95, fault::UnseenModes::far_end, 0.01);
+    CHECK(far.mean == both.mean);
+    CHECK(far.ci.low == both.ci.low);
+    const double s0 = fault::guarded_variance(x[0], (far.mean - 0.1 * 90) / 0.9, 0);
+    const std::vector<double> share = {0.81 * s0 / 10, 0.01 * 0.01 * 0.01 / 6};
+    CHECK(far.ci.high == Approx(far.mean + fault::stratified_halfwidth(share, {10, 6}, 0.95)).epsilon(1e-12));
+    CHECK(far.ci.high - far.mean < (both.ci.high - both.mean) / 10);
+    // Mirrored values (strata near 0: an unseen mode pulls them up) mirror the interval, so the
+    // guard follows each stratum's far end, whichever side that is.
+    std::vector<std::vector<double>> mirror = x;
+    for (auto& s : mirror)
+        for (double& v : s) v = 100 - v;
+    const auto far_mirror = fault::stratified_guarded_mean(mirror, w, 0, 100, 0.95, fault::UnseenModes::far_end, 0.01);
+    CHECK(far_mirror.ci.low == Approx(100 - far.ci.high).epsilon(1e-12));
+    CHECK(far_mirror.ci.high == Approx(100 - far.ci.low).epsilon(1e-12));
+    // A floor in the values' units on another span: [-1, 1] scales to [0, 100] and back.
+    std::vector<std::vector<double>> unit = x;
+    for (auto& s : unit)
+        for (double& v : s) v = v / 50 - 1;
+    const auto far_unit = fault::stratified_guarded_mean(unit, w, -1, 1, 0.95, fault::UnseenModes::far_end, 0.01 / 50);
+    CHECK(far_unit.ci.low == Approx(far.ci.low / 50 - 1).epsilon(1e-9));
+    CHECK(far_unit.ci.high == Approx(far.ci.high / 50 - 1).epsilon(1e-9));
+}
+
 TEST_CASE("rare-event floor: rounds that see a 1 % failure mode with 95 % probability", "[fault][statistics]") {
     CHECK(fault::rare_event_rounds(0.01, 0.95) == 299);  // 0.99^298 = 0.0500 > 0.05 >= 0.99^299
     CHECK(std::pow(0.99, 299) <= 0.05);

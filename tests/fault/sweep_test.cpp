@@ -132,27 +132,29 @@ TEST_CASE("sweep state: resuming needs the same options; corrupt states are name
 
 TEST_CASE("BER curve: exact mixture of per-count means, tail bounded", "[fault][sweep]") {
     // m_k = 90 - 10 k in 10 identical rounds each: the curve is exactly sum_k P(K = k) m_k plus the
-    // tail; the band is the guard's alone (k >= 1: one pseudo-round at 0 beside the 10 rounds;
-    // k = 0, the clean network, none), with t at df 9.
+    // tail; the band's lower side is the guard's alone (k >= 1: one pseudo-round at 0 beside the
+    // 10 rounds; k = 0, the clean network, none), its upper side the one-image floor (sd 0.1 here,
+    // 1000 images), both with t at df 9.
     std::vector<std::vector<double>> acc;
     for (int k = 0; k <= 4; ++k) acc.push_back(std::vector<double>(10, 90.0 - 10 * k));
     const std::uint64_t n = 1000;
-    const auto points = fault::ber_curve(acc, n, {1e-5, 1e-3, 1e-2}, 0.95);
+    const auto points = fault::ber_curve(acc, n, {1e-5, 1e-3, 1e-2}, 0.95, 0.1);
     for (const auto& p : points) {
-        double expect = 0, var = 0;
+        double expect = 0, var = 0, var_high = 0;
         for (int k = 0; k <= 4; ++k) {
             const double w = fault::binomial_pmf(n, k, p.rate), m = 90 - 10 * k, mk = 10 * m / 11;
             expect += w * m;
             if (k > 0) var += w * w * (10 * (m - mk) * (m - mk) + mk * mk) / 10 / 10;  // the guarded variance over n_k = 10
+            if (k > 0) var_high += w * w * 0.1 * 0.1 / 10;
         }
-        const double half = fault::student_t_quantile(9, 0.95) * std::sqrt(var);
+        const double t = fault::student_t_quantile(9, 0.95), half = t * std::sqrt(var), half_high = t * std::sqrt(var_high);
         CHECK(p.tail == Approx(fault::binomial_sf(n, 4, p.rate)).epsilon(1e-9));
         if (p.tail <= fault::curve_tail_limit)
             CHECK(p.mean == Approx(expect + p.tail * 50).epsilon(1e-9));
         else
             CHECK(std::isnan(p.mean));  // the unmeasured tail would dominate: no point estimate
         CHECK(p.low == Approx(std::clamp(expect - half, 0.0, 100.0)).epsilon(1e-9));
-        CHECK(p.high == Approx(std::clamp(expect + half + 100 * p.tail, 0.0, 100.0)).epsilon(1e-9));
+        CHECK(p.high == Approx(std::clamp(expect + half_high + 100 * p.tail, 0.0, 100.0)).epsilon(1e-9));
     }
     CHECK(points[0].tail < 1e-11);  // lambda^5 / 5! = 8e-13
     CHECK(points[2].tail > 0.9);  // lambda = 10 >> K_max: the band says the curve knows nothing there
@@ -193,7 +195,7 @@ TEST_CASE("BER curve over stratified counts: each m_k is its strata's weighted m
     const std::vector<std::vector<fault::CountStratum>> counts = {{{1.0, {92}}}, {{0.9, std::vector<double>(6, 90)}, {0.1, std::vector<double>(6, 10)}}};
     const std::uint64_t n = 1000;
     const double p = 1e-5;
-    const auto pts = fault::ber_curve(counts, n, {p}, 0.95);
+    const auto pts = fault::ber_curve(counts, n, {p}, 0.95, 0.01);
     const double w0 = fault::binomial_pmf(n, 0, p), w1 = fault::binomial_pmf(n, 1, p), tail = fault::binomial_sf(n, 1, p);
     CHECK(pts[0].mean == Approx(w0 * 92 + w1 * 82 + tail * 82).epsilon(1e-12));
     CHECK(pts[0].low <= pts[0].mean);

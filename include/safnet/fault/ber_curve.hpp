@@ -8,10 +8,11 @@
 // by its critical count J ~ Hypergeometric where that pays: m_k = sum_j w_kj m_kj, strata.hpp).
 // One set of exact-count campaigns k = 0 .. K_max therefore gives the whole curve. At each rate:
 //   estimate  sum_{k<=K} w_k m_k + T m_K            (T = P(K > K_max), the truncated tail)
-//   band      [L, U + 100 T],  [L, U] = sum_{k<=K} w_k m_k -+ t_df SE,
-//             SE^2 = sum_{k,j} (w_k w_kj)^2 v_kj / n_kj, v_kj the guarded variance of
-//             statistics.hpp (k >= 1: a mode the rounds of a stratum have not shown still
-//             counts; k = 0 is the clean network, v_0 = 0),
+//   band      [L, U + 100 T],  L = sum_{k<=K} w_k m_k - t_df SE_low, U = ... + t_df SE_high,
+//             SE_side^2 = sum_{k,j} (w_k w_kj)^2 v_kj / n_kj, v_kj on the side towards the
+//             stratum's far end the guarded variance of statistics.hpp (k >= 1: a mode its
+//             rounds have not shown still counts), on the other its sample variance (sd at
+//             least one test image); k = 0 is the clean network, v_0 = 0;
 //             df = min(n_k - 1) over the strata holding >= 1 % of SE^2 (stratified_halfwidth);
 //             the tail's accuracy is only known to lie in [0, 100], which is what 100 T bounds.
 // A rate whose tail T is not small is reported with its T so the reader sees why the band is wide.
@@ -115,13 +116,16 @@ struct CountStratum {
 
 /// The curve at `rates` from per-k strata: counts[k] holds the strata of the campaign with k
 /// faults (by critical count, hypergeometric weights; one stratum of weight 1 when plain).
-/// m_k = sum_j w_kj m_kj, and the SE sums (w_k w_kj)^2 g_kj / n_kj over every (k, j).
+/// m_k = sum_j w_kj m_kj, and each side of the band sums (w_k w_kj)^2 v_kj / n_kj over every
+/// (k, j), v_kj guarded on the side of its far end as a stratified mean's are
+/// (UnseenModes::far_end, statistics.hpp), the near side's sd floored at `resolution` (one
+/// test image, in points).
 inline std::vector<CurvePoint> ber_curve(const std::vector<std::vector<CountStratum>>& counts, std::uint64_t eligible, const std::vector<double>& rates,
-                                         double confidence) {
+                                         double confidence, double resolution) {
     if (counts.empty()) throw Error("ber_curve: no exact-count strata");
     const std::size_t K = counts.size() - 1;
     std::vector<double> m(K + 1, 0.0);
-    std::vector<std::vector<double>> v(K + 1);  // per (k, j): the guarded variance over n_kj
+    std::vector<std::vector<double>> v_low(K + 1), v_high(K + 1);  // per (k, j): each side's variance over n_kj
     std::vector<std::size_t> rounds;
     for (std::size_t k = 0; k <= K; ++k) {
         if (counts[k].empty()) throw Error("ber_curve: count k = " + std::to_string(k) + " has no strata");
@@ -130,10 +134,13 @@ inline std::vector<CurvePoint> ber_curve(const std::vector<std::vector<CountStra
             if (a.empty()) throw Error("ber_curve: a stratum of count k = " + std::to_string(k) + " has no rounds");
             double sum = 0;
             for (double x : a) sum += x;
-            const double mean = sum / static_cast<double>(a.size());
+            const double mean = sum / static_cast<double>(a.size()), n = static_cast<double>(a.size());
             m[k] += st.weight * mean;
             // k = 0 is the clean network, exactly; every other stratum is guarded against unseen modes.
-            v[k].push_back((k == 0 ? 0.0 : guarded_variance(a, mean, unseen_mode_weight)) / static_cast<double>(a.size()));
+            const double guarded = k == 0 ? 0.0 : guarded_variance(a, mean, unseen_mode_weight) / n;
+            const double plain = k == 0 ? 0.0 : std::max(guarded_variance(a, mean, 0), resolution * resolution) / n;
+            v_low[k].push_back(mean >= 50 ? guarded : plain);
+            v_high[k].push_back(mean >= 50 ? plain : guarded);
             rounds.push_back(a.size());
         }
     }
@@ -143,16 +150,20 @@ inline std::vector<CurvePoint> ber_curve(const std::vector<std::vector<CountStra
         c.rate = p;
         c.tail = binomial_sf(eligible, K, p);
         double mean = 0;
-        std::vector<double> share;
+        std::vector<double> low_share, high_share;
         for (std::size_t k = 0; k <= K; ++k) {
             const double w = binomial_pmf(eligible, k, p);
             mean += w * m[k];
-            for (std::size_t j = 0; j < counts[k].size(); ++j) share.push_back(w * w * counts[k][j].weight * counts[k][j].weight * v[k][j]);
+            for (std::size_t j = 0; j < counts[k].size(); ++j) {
+                const double ww = w * w * counts[k][j].weight * counts[k][j].weight;
+                low_share.push_back(ww * v_low[k][j]);
+                high_share.push_back(ww * v_high[k][j]);
+            }
         }
-        const double half = stratified_halfwidth(share, rounds, confidence);
+        const double below = stratified_halfwidth(low_share, rounds, confidence), above = stratified_halfwidth(high_share, rounds, confidence);
         c.mean = c.tail <= curve_tail_limit ? mean + c.tail * m[K] : std::numeric_limits<double>::quiet_NaN();
-        c.low = std::clamp(mean - half, 0.0, 100.0);
-        c.high = std::clamp(mean + half + 100 * c.tail, 0.0, 100.0);
+        c.low = std::clamp(mean - below, 0.0, 100.0);
+        c.high = std::clamp(mean + above + 100 * c.tail, 0.0, 100.0);
         out.push_back(c);
     }
     return out;
@@ -160,10 +171,10 @@ inline std::vector<CurvePoint> ber_curve(const std::vector<std::vector<CountStra
 
 /// The same for plain exact-count campaigns: accuracies[k] holds the rounds with k faults.
 inline std::vector<CurvePoint> ber_curve(const std::vector<std::vector<double>>& accuracies, std::uint64_t eligible, const std::vector<double>& rates,
-                                         double confidence) {
+                                         double confidence, double resolution) {
     std::vector<std::vector<CountStratum>> counts;
     for (const auto& a : accuracies) counts.push_back({CountStratum{1.0, a}});
-    return ber_curve(counts, eligible, rates, confidence);
+    return ber_curve(counts, eligible, rates, confidence, resolution);
 }
 
 }  // namespace safnet::fault
