@@ -7,8 +7,8 @@
 #include "bench_util.hpp"
 
 #include <safnet/data/cifar.hpp>
-#include <safnet/fault/campaign.hpp>
-#include <safnet/fault/prefix_cache.hpp>
+#include <safnet/fault/run/campaign.hpp>
+#include <safnet/fault/run/prefix_cache.hpp>
 #include <safnet/nn/resnet.hpp>
 
 #include <chrono>
@@ -77,7 +77,7 @@ BENCHMARK(BM_CampaignRound)->ArgsProduct({{0, 1, 2}, {5, 4}})->Unit(benchmark::k
 
 namespace {
 
-// Rounds with the prefix cache (fault/prefix_cache.hpp) against a plain inference pass over the
+// Rounds with the prefix cache (fault/run/prefix_cache.hpp) against a plain inference pass over the
 // same 10000 images, alternating pass and round so both see the same machine state; the mean
 // over the rounds (their cost depends on where the damage falls). ResNet20 (SAF none or tanh,
 // He-initialized weights; the cost does not depend on training) with fp32 storage. Targets:

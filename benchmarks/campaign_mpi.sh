@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 model=$1; shift
 [[ "${1:-}" == "--" ]] && shift
 out=${OUT:-build/campaign_mpi}
-tool=build/release/examples/safnet-campaign
+tool=build/release/tools/safnet-campaign
 flags=(--model "$model" --dataset fashion-mnist --dtype fp32,fp16 --ber 1e-6,1e-5 --rounds "${ROUNDS:-20}" --estimator plain
        --test-limit "${TEST_LIMIT:-2000}" --seed 1 --quiet "$@")
 mpirun_flags=(--oversubscribe --bind-to none)

@@ -11,6 +11,6 @@ for ds in fashion-mnist cifar10; do
     dir=/usr/share/datasets/fashion-mnist
     [[ $ds == cifar10 ]] && dir=$cifar
     echo "== $ds"
-    ./build/release/examples/safnet-train --dataset "$ds" --data-dir "$dir" --saf tanh --epochs 1 --nesterov --quiet | grep -E "^epoch"
+    ./build/release/tools/safnet-train --dataset "$ds" --data-dir "$dir" --saf tanh --epochs 1 --nesterov --quiet | grep -E "^epoch"
     /usr/bin/python3 benchmarks/pytorch/epoch_bench.py --dataset "$ds" --data-dir "$dir" --saf tanh
 done

@@ -3,7 +3,7 @@
 # interleaved per setup:
 #   bash benchmarks/compare_pytorch.sh [--rounds N] [--safnet-b OTHER_safnet_bench] [--json PATH]
 # (default 2 rounds; results also go to build/bench/compare_pytorch.json, which
-# scripts/update_tables.sh turns into the tables of docs/performance.md and the README).
+# scripts/docs/update_tables.sh turns into the tables of docs/reference/performance.md and the README).
 # glibc is told not to return memory to the kernel (PyTorch's best configuration here).
 set -euo pipefail
 cd "$(dirname "$0")/.."

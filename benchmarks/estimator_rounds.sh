@@ -2,7 +2,7 @@
 # Rounds a 95 % half-width of H points costs with plain Monte Carlo and with the stratified
 # estimator, per configuration, from one fixed-budget run of each:
 #   plain       n = (z sd / H)^2                  sd: the plain run's per-round sd
-#   stratified  the fewest rounds whose guarded interval (fault/estimator.hpp: on the side of
+#   stratified  the fewest rounds whose guarded interval (fault/stats/estimator.hpp: on the side of
 #               each stratum's far end of [0, 100] its variance with one pseudo-round there) is
 #               +-H (half its width), allocated greedily to the stratum whose next round
 #               shrinks it most, every stratum at least 5 rounds, from the measured stratum
@@ -30,7 +30,7 @@ for est in plain stratified; do
     mkdir -p "$out"
     rounds=${ROUNDS:-40}
     [[ $est == plain ]] && rounds=${PLAIN_ROUNDS:-$rounds}
-    build/release/examples/safnet-campaign "${models[@]}" "${common[@]}" --rounds "$rounds" --estimator "$est" --overwrite --out "$out/$est" > "$out/$est.log"
+    build/release/tools/safnet-campaign "${models[@]}" "${common[@]}" --rounds "$rounds" --estimator "$est" --overwrite --out "$out/$est" > "$out/$est.log"
     echo "$est: ${SECONDS} s wall (per configuration: $out/$est/timing.json)" >&2
 done
 table=${TABLE:-$out/table.md}

@@ -2,10 +2,11 @@
 // loop; and the two selection methods across rates (justifies the 1/64 switch point).
 #include "bench_util.hpp"
 
-#include <safnet/fault/bitflip.hpp>
+#include <safnet/fault/inject/bitflip.hpp>
 
 namespace {
 
+using namespace safnet;
 using namespace safnet::fault;
 
 constexpr std::size_t kResNet18Words = 11'689'512;  // torchvision ResNet18 parameter count
@@ -17,8 +18,8 @@ std::vector<std::uint32_t>& storage(std::size_t n) {
 }
 
 // The textbook injector: one Bernoulli draw (a Philox u32 against a threshold) per bit.
-SAFNET_SCALAR_REFERENCE std::size_t naive_inject(std::span<std::uint32_t> words, double ber, StreamKey key) {
-    PhiloxStream rng(key);
+SAFNET_SCALAR_REFERENCE std::size_t naive_inject(std::span<std::uint32_t> words, double ber, random::StreamKey key) {
+    random::PhiloxStream rng(key);
     const auto threshold = static_cast<std::uint32_t>(ber * 4294967296.0);
     std::size_t flips = 0;
     for (auto& w : words)

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Rounds a stratified campaign needs for a +-H interval (half its width) under the guarded
-interval of include/safnet/fault/estimator.hpp, from measured per-stratum weights, means and
+interval of include/safnet/fault/stats/estimator.hpp, from measured per-stratum weights, means and
 sds: on the side of each stratum's far end of [0, 100] its variance carries one pseudo-round
 at that end, on the other side it is the sample variance (sd at least one test image). Rounds
 go one at a time to the stratum whose next round shrinks the half-width z (SE_low + SE_high) / 2

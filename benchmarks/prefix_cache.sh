@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# What the prefix cache (safnet/fault/prefix_cache.hpp) buys, in two parts:
+# What the prefix cache (safnet/fault/run/prefix_cache.hpp) buys, in two parts:
 #  1. BM_CampaignRoundCached: ResNet20 (SAF none and tanh) on the 10000 CIFAR-10 test images,
 #     fp32 storage, exact counts k = 1, 3 and BER 1e-6, 1e-5: a round's mean cost relative to a
 #     plain inference pass measured alternately in the same process, the cache's size and build
 #     time, and for SAF none at 1e-5 the round cost with the NaN exit off;
-#  2. the main job's campaign (scripts/demo.sh's flags, its three Fashion-MNIST models; ROUNDS
+#  2. the main job's campaign (scripts/study/main_job.sh's flags, its three Fashion-MNIST models; ROUNDS
 #     rounds per configuration instead of 20 when set) run with --cache-mb 0 and with the
 #     default budget, alternately: wall time of each and a check that the result files are
 #     byte-identical.
@@ -27,7 +27,7 @@ flags=(--dataset fashion-mnist --model "$demo/resnet20_fashion_none.safetensors"
 for ((i = 0; i < ${REPEATS:-1}; ++i)); do
     for budget in 0 auto; do
         [[ -f "$out/main_${budget}_$i/timing.json" ]] ||
-            build/release/examples/safnet-campaign "${flags[@]}" --cache-mb "$budget" --overwrite --out "$out/main_${budget}_$i" > /dev/null
+            build/release/tools/safnet-campaign "${flags[@]}" --cache-mb "$budget" --overwrite --out "$out/main_${budget}_$i" > /dev/null
     done
 done
 for f in rounds.csv summary.csv summary.json; do cmp "$out/main_0_0/$f" "$out/main_auto_0/$f"; done

@@ -17,7 +17,8 @@ import time
 import numpy as np
 import torch
 
-from safnet_torch import SAFS, ResNetCifar, load_safetensors, read_idx
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))  # safnet_torch
+from safnet_torch import SAFS, ResNetCifar, load_safetensors, read_idx  # noqa: E402
 
 
 def main():

@@ -8,13 +8,15 @@ benchmarks/compare_epoch_pytorch.sh (malloc settings, and safnet-train side by s
 """
 import argparse
 import os
+import sys
 import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from safnet_torch import SAFS, ResNetCifar, read_idx
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))  # safnet_torch
+from safnet_torch import SAFS, ResNetCifar, read_idx  # noqa: E402
 
 
 def load(dataset, data_dir):

@@ -10,13 +10,14 @@ round; the per-round ratios are printed too, so the spread is visible.
 
 Run through benchmarks/compare_pytorch.sh, which sets glibc's malloc so that PyTorch does not
 return memory to the kernel (without it page faults halve PyTorch's inference speed here).
---json PATH writes every round's figures and the best of each side (scripts/performance_table.py
+--json PATH writes every round's figures and the best of each side (scripts/docs/performance_table.py
 renders it); --safnet-b PATH adds a second safnet binary to every round, right after the first
 (an A/B of two builds in the same run, each also against PyTorch).
 """
 import argparse
 import json
 import os
+import sys
 import platform
 import subprocess
 import tempfile
@@ -25,7 +26,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from safnet_torch import SAFS, ResNetCifar
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))  # safnet_torch
+from safnet_torch import SAFS, ResNetCifar  # noqa: E402
 
 SETUPS = [("none", 3, 32), ("tanh", 3, 32), ("none", 1, 28), ("tanh", 1, 28)]
 

@@ -22,20 +22,21 @@
 #include <safnet/data/loader.hpp>
 #include <safnet/data/registry.hpp>
 
-#include <safnet/fault/ber_curve.hpp>
-#include <safnet/fault/bitflip.hpp>
-#include <safnet/fault/campaign.hpp>
-#include <safnet/fault/design.hpp>
-#include <safnet/fault/paired.hpp>
-#include <safnet/fault/estimator.hpp>
-#include <safnet/fault/fault_model.hpp>
-#include <safnet/fault/philox.hpp>
-#include <safnet/fault/prefix_cache.hpp>
-#include <safnet/fault/report.hpp>
-#include <safnet/fault/statistics.hpp>
-#include <safnet/fault/strata.hpp>
-#include <safnet/fault/sweep.hpp>
-#include <safnet/fault/timing_log.hpp>
+#include <safnet/fault/inject/bitflip.hpp>
+#include <safnet/fault/inject/fault_model.hpp>
+#include <safnet/fault/report/paired.hpp>
+#include <safnet/fault/report/plots.hpp>
+#include <safnet/fault/report/report.hpp>
+#include <safnet/fault/report/results_dir.hpp>
+#include <safnet/fault/run/campaign.hpp>
+#include <safnet/fault/run/prefix_cache.hpp>
+#include <safnet/fault/run/sweep.hpp>
+#include <safnet/fault/run/timing_log.hpp>
+#include <safnet/fault/stats/ber_curve.hpp>
+#include <safnet/fault/stats/design.hpp>
+#include <safnet/fault/stats/estimator.hpp>
+#include <safnet/fault/stats/statistics.hpp>
+#include <safnet/fault/stats/strata.hpp>
 
 #include <safnet/io/atomic_file.hpp>
 #include <safnet/io/checkpoint.hpp>
@@ -45,6 +46,7 @@
 #include <safnet/io/read_file.hpp>
 #include <safnet/io/safetensors.hpp>
 #include <safnet/io/sha256.hpp>
+
 #include <safnet/nn/activation.hpp>
 #include <safnet/nn/batchnorm.hpp>
 #include <safnet/nn/conv2d.hpp>
@@ -60,6 +62,9 @@
 #include <safnet/nn/schedule.hpp>
 #include <safnet/nn/shortcut.hpp>
 #include <safnet/nn/tensor.hpp>
+
+#include <safnet/random/philox.hpp>
+
 #include <safnet/train/evaluate.hpp>
 #include <safnet/train/finetune.hpp>
 #include <safnet/train/trainer.hpp>

@@ -14,7 +14,7 @@ run(${CMAKE_COMMAND} -S ${CONSUMER_SOURCE_DIR} -B ${WORK_DIR}/build -DCMAKE_PREF
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
 run(${WORK_DIR}/build/consumer)
 # The tools are installed too, and say which version they are.
-if(EXISTS ${SAFNET_BINARY_DIR}/examples/safnet-campaign)
+if(EXISTS ${SAFNET_BINARY_DIR}/tools/safnet-campaign)
     foreach(tool safnet-campaign safnet-train)
         execute_process(COMMAND ${WORK_DIR}/prefix/bin/${tool} --version OUTPUT_VARIABLE said RESULT_VARIABLE rc)
         if(NOT rc EQUAL 0 OR NOT said MATCHES "^${tool} [0-9]+\\.[0-9]+\\.[0-9]+")

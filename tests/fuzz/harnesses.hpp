@@ -11,14 +11,14 @@
 #include <safnet/codec/registry.hpp>
 #include <safnet/data/cifar.hpp>
 #include <safnet/data/idx.hpp>
-#include <safnet/fault/ber_curve.hpp>
-#include <safnet/fault/sweep.hpp>
+#include <safnet/fault/stats/ber_curve.hpp>
+#include <safnet/fault/run/sweep.hpp>
 #include <safnet/io/checkpoint.hpp>
 #include <safnet/io/gnuplot.hpp>
 #include <safnet/saf.hpp>
 #include <safnet/train/trainer.hpp>
 
-#include "../../examples/cli.hpp"
+#include "../../tools/cli.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -227,7 +227,7 @@ inline void gnuplot_text(Bytes in) {
     }
 }
 
-/// The tools' flag parsing (examples/cli.hpp's strict numbers under CLI11): the input is split
+/// The tools' flag parsing (tools/cli.hpp's strict numbers under CLI11): the input is split
 /// at '\x00' into arguments. Accepted values are exactly what their text says.
 inline void flags(Bytes in) {
     std::vector<std::string> args{"tool"};

@@ -3,7 +3,7 @@
 // form of operator new, tests/support/counting_allocator.hpp).
 #include <safnet/data/cifar.hpp>
 #include <safnet/data/idx.hpp>
-#include <safnet/fault/sweep.hpp>
+#include <safnet/fault/run/sweep.hpp>
 #include <safnet/io/checkpoint.hpp>
 
 #include "support/counting_allocator.hpp"

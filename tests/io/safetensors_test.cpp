@@ -177,7 +177,7 @@ TEST_CASE("the content digest: written by the writer, verified on reading, refus
     w.set_metadata("saf", "tanh");
     const std::string good = w.serialize();
     const auto f = Safetensors::parse(std::vector<std::uint8_t>(good.begin(), good.end()), "m.safetensors");
-    // Pinned: benchmarks/pytorch/safetensors_digest.py gives the same value for this content, so
+    // Pinned: tools/safetensors_digest.py gives the same value for this content, so
     // files the PyTorch importer writes verify here.
     CHECK(f.meta(content_digest_key) == "bc7e57498921bc2c7d4dcf72305c9d50fec02fff834609e9753fdf0b9f76e05a");
 

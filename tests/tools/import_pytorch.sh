@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# benchmarks/pytorch/import_pytorch.py on checkpoints in pytorch_resnet_cifar10's naming (a
+# tools/import_pytorch.py on checkpoints in pytorch_resnet_cifar10's naming (a
 # DataParallel 'module.' prefix, 'linear.*', saved as its trainer saves them: {'epoch',
 # 'state_dict', 'best_prec1'}) and in torchvision's, built from the committed PyTorch fixture:
 # the converted tensors equal the fixture's, the normalization lands in the metadata, a file
@@ -18,19 +18,19 @@ trap 'rm -rf "$work"' EXIT
 fixture=tests/fixtures/torch/resnet20_fashion_import.safetensors
 /usr/bin/python3 - "$fixture" "$work" <<'PY'
 import sys, torch
-sys.path.insert(0, "benchmarks/pytorch")
+sys.path.insert(0, "tools")
 from safnet_torch import load_safetensors
 sd, _ = load_safetensors(sys.argv[1])
 akamaster = {"module." + (k.replace("fc.", "linear.", 1) if k.startswith("fc.") else k): v for k, v in sd.items()}
 torch.save({"epoch": 200, "state_dict": akamaster, "best_prec1": 91.0}, sys.argv[2] + "/resnet20.th")
 torch.save(sd, sys.argv[2] + "/torchvision.pt")
 PY
-convert=(/usr/bin/python3 benchmarks/pytorch/import_pytorch.py)
+convert=(/usr/bin/python3 tools/import_pytorch.py)
 "${convert[@]}" "$work/resnet20.th" "$work/akamaster.safetensors" --norm-mean 0.2860 --norm-std 0.3530 --dataset fashion-mnist
 "${convert[@]}" "$work/torchvision.pt" "$work/torchvision.safetensors" --norm-mean 0.2860 --norm-std 0.3530
 /usr/bin/python3 - "$fixture" "$work" <<'PY'
 import sys, torch
-sys.path.insert(0, "benchmarks/pytorch")
+sys.path.insert(0, "tools")
 from safnet_torch import load_safetensors
 ref, _ = load_safetensors(sys.argv[1])
 for name, naming in (("akamaster", "pytorch_resnet_cifar10"), ("torchvision", "torchvision")):

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""benchmarks/pytorch/import_pytorch.py on hostile checkpoints, in-process: crafted state_dicts
+"""tools/import_pytorch.py on hostile checkpoints, in-process: crafted state_dicts
 (NaN and Inf weights, a negative running variance, integer weights, no ResNet, no state_dict,
 a NaN normalization) are refused with a message naming the problem, and 300 byte-level
 mutations of a real checkpoint (seeded) either convert or are refused with an
@@ -15,7 +15,7 @@ import sys
 
 import torch
 
-sys.path.insert(0, "benchmarks/pytorch")
+sys.path.insert(0, "tools")
 import import_pytorch  # noqa: E402
 from safnet_torch import load_safetensors  # noqa: E402
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The report generators (scripts/cifar10_report.py, scripts/main_job_report.py) on studies
+"""The report generators (scripts/docs/cifar10_report.py, scripts/docs/main_job_report.py) on studies
 built here from real campaign rows (docs/results/fashion-mnist/summary.csv, renamed):
 
 - a study cut short lists exactly what is unfinished (models with their epochs, campaigns
@@ -188,7 +188,7 @@ def complete_study(work):
 
 
 def study_figure(d):
-    """scripts/cifar10_figure.py: a curve block and a cells block per model, checked like the report."""
+    """scripts/docs/cifar10_figure.py: a curve block and a cells block per model, checked like the report."""
     import cifar10_figure
     dat, gp = cifar10_figure.figure(d)
     blocks = dat.split("\n\n\n")

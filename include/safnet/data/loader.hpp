@@ -19,7 +19,7 @@
 #pragma once
 
 #include <safnet/data/dataset.hpp>
-#include <safnet/fault/philox.hpp>
+#include <safnet/random/philox.hpp>
 
 #include <condition_variable>
 #include <exception>
@@ -58,7 +58,7 @@ namespace detail {
 
 /// One image, augmented and normalized, into dst (C x H x W floats).
 inline void load_image(const Dataset& ds, std::size_t i, const Augmentation& aug, const Normalization& norm,
-                       fault::PhiloxStream* rng, float* dst) {
+                       random::PhiloxStream* rng, float* dst) {
     const std::size_t h = ds.height, w = ds.width, plane = h * w;
     long dy = 0, dx = 0;
     bool flip = false;
@@ -133,7 +133,7 @@ public:
         epoch_ = epoch;
         std::iota(order_.begin(), order_.end(), std::size_t{0});
         if (o_.shuffle) {
-            fault::PhiloxStream rng({o_.seed, static_cast<std::uint32_t>(epoch), 1});
+            random::PhiloxStream rng({o_.seed, static_cast<std::uint32_t>(epoch), 1});
             for (std::size_t i = count_; i > 1; --i) std::swap(order_[i - 1], order_[rng.next_below(i)]);
         }
         first_ = std::min(first_batch, batches_per_epoch());
@@ -176,7 +176,7 @@ private:
             const std::size_t pos = begin + k, i = order_[pos];
             b.labels[k] = ds_.labels[i];
             if (o_.augment.enabled()) {
-                fault::PhiloxStream rng({o_.seed, static_cast<std::uint32_t>(epoch_), 2}, pos);
+                random::PhiloxStream rng({o_.seed, static_cast<std::uint32_t>(epoch_), 2}, pos);
                 detail::load_image(ds_, i, o_.augment, o_.norm, &rng, b.images.data() + k * image);
             } else {
                 detail::load_image(ds_, i, o_.augment, o_.norm, nullptr, b.images.data() + k * image);

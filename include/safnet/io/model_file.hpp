@@ -84,7 +84,7 @@ inline ModelFile open_model(const std::string& path, const data::Dataset& test, 
         m.norm = {split_floats(file.meta("norm_mean"), path + ": norm_mean"), split_floats(file.meta("norm_std"), path + ": norm_std")};
     } else {
         throw Error(path + ": no normalization in the file's metadata (norm_mean, norm_std); pass --norm-mean/--norm-std with the values "
-                    "the model was trained with (benchmarks/pytorch/import_pytorch.py writes them into imported files)");
+                    "the model was trained with (tools/import_pytorch.py writes them into imported files)");
     }
     m.norm.check(test.channels, path);
     return m;

@@ -17,7 +17,7 @@
 // Content digest: the metadata key "content_sha256" holds the SHA-256 of every tensor (name,
 // dtype, shape, bytes; in name order) and every other metadata entry (in key order), each
 // field prefixed by its 8-byte little-endian length. safnet's writers (this one and
-// benchmarks/pytorch/safnet_torch.py) always add it; reading verifies it when present, so a
+// tools/safnet_torch.py) always add it; reading verifies it when present, so a
 // tensor or a metadata value changed after writing (a relabelled SAF, another normalization)
 // is refused instead of evaluated. Files from elsewhere, without the key, load unchecked.
 // Writing: tensors sorted by name, header padded with spaces to a multiple of 8 (so data

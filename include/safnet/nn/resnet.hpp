@@ -19,7 +19,7 @@
 // movable (its parameter table points into it).
 #pragma once
 
-#include <safnet/fault/philox.hpp>
+#include <safnet/random/philox.hpp>
 #include <safnet/nn/activation.hpp>
 #include <safnet/nn/batchnorm.hpp>
 #include <safnet/nn/conv2d.hpp>
@@ -289,7 +289,7 @@ public:
     /// He-normal conv weights (fan-in), PyTorch's default uniform linear init, BN = (1, 0),
     /// all drawn from Philox with `seed`.
     void initialize(std::uint64_t seed) {
-        fault::PhiloxStream rng({seed, 0xffffffffu, 0});
+        random::PhiloxStream rng({seed, 0xffffffffu, 0});
         auto normal = [&] {  // Box-Muller
             const double u1 = rng.next_open0(), u2 = rng.next_open0();
             return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);

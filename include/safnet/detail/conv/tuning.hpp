@@ -2,7 +2,7 @@
 // table: the plan (detail/conv/plan.hpp) reads it, the kernels take their tile sizes from it,
 // and the tests import it rather than copying its rules.
 //
-// Measured on Zen 4 (the method and figures are in docs/performance.md):
+// Measured on Zen 4 (the method and figures are in docs/reference/performance.md):
 //  - Winograd F(4,3) along rows is 1.1-1.6x faster than the direct kernel per image at plane
 //    widths 14-32 and +4-25 % for 1x28x28 ResNet20 inference once the 28-wide layers use it;
 //    slower with 1-8 channels (its six 1x3 products are mostly overhead) and on 7x7 and 8x8
