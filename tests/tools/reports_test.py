@@ -18,7 +18,7 @@ import sys
 import tempfile
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-SCRIPTS = os.path.join(ROOT, "scripts")
+SCRIPTS = os.path.join(ROOT, "scripts", "docs")
 sys.path.insert(0, SCRIPTS)  # the report scripts' functions are checked directly too
 SOURCE_ROWS = os.path.join(ROOT, "docs", "results", "fashion-mnist", "summary.csv")
 MODELS = ["none", "tanh", "arctan", "softsign", "modtanh", "none_to_tanh", "none_to_softsign"]
@@ -154,6 +154,17 @@ def partial_study(work):
     check(rc != 0 and "differs" in err, "--check fails after one more epoch in a training log")
 
 
+def source_row(saf, dtype="fp32", rate="1e-05"):
+    """The fixture's row of SAF `saf` at one format and rate."""
+    with open(SOURCE_ROWS, newline="") as f:
+        return next(r for r in csv.DictReader(f) if r["analysis"] == "ber" and r["saf"] == saf and r["dtype"] == dtype
+                    and r["protect"] == "none" and r["rate"] == rate)
+
+
+def cell(r):
+    return f"{float(r['mean']):.2f} [{float(r['ci_low']):.2f}, {float(r['ci_high']):.2f}]"
+
+
 def complete_study(work):
     d = os.path.join(work, "complete", "cifar10-resnet20")
     base_study(d)
@@ -177,12 +188,18 @@ def complete_study(work):
           "the unprotected model's collapse is judged per format (fp32 and fp16 lose more than 50 points, q2.5 does not)")
     check("| softsign is the best SAF on CIFAR | fp32: best mean" in text and "not judged yet" not in text,
           "with every SAF model measured, the best SAF is judged per format")
+    # The expected cells come from the fixture's own rows (the main job's summary.csv at fp32, BER 1e-5):
+    # clip is the unprotected row relabelled, the best SAF the better of the tanh and softsign rows,
+    # and write_compare gives clip minus it +-3 (not paired).
+    unprotected, best = source_row("none"), max(source_row("tanh"), source_row("softsign"), key=lambda r: float(r["mean"]))
+    diff = float(unprotected["mean"]) - float(best["mean"])
     rows = [line for line in text.split("## Baselines", 1)[1].splitlines() if line.startswith("| 1e-05 | fp32 |")]
-    check(len(rows) == 1 and "| 11.72 [0.00, 34.92] | 11.72 [0.00, 34.92] |" in rows[0] and ": 88.10 [69.37, 94.39] | -76.38 [-79.38, -73.38] (not paired): clip lower |" in rows[0],
+    check(len(rows) == 1 and f"| {cell(unprotected)} | {cell(unprotected)} |" in rows[0]
+          and f": {cell(best)} | {diff:.2f} [{diff - 3:.2f}, {diff + 3:.2f}] (not paired): clip lower |" in rows[0],
           "the baselines are set against the best SAF model of their format, with clip minus it from the compare step")
     import cifar10_report
     readme = cifar10_report.readme_headline(d, "report.md")
-    check("`--protect clip`" in readme and "reaches fp32 11.72 [0.00, 34.92]," in readme and "all 7 models" in readme,
+    check("`--protect clip`" in readme and f"reaches fp32 {cell(unprotected)}," in readme and "all 7 models" in readme,
           "the README block gives clip's cells at BER 1e-5 and says every model has finished")
     study_figure(d)
 
@@ -314,7 +331,7 @@ def headline_estimators():
     import cifar10_report
     with open(SOURCE_ROWS, newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["analysis"] == "ber" and r["rate"] == "1e-05"][:2]
-    rows[0] = dict(rows[0], estimator="stratified")
+    rows[0], rows[1] = dict(rows[0], estimator="stratified"), dict(rows[1], estimator="plain")
     mixed, plain = cifar10_report.headline(rows), cifar10_report.headline(rows[1:])
     check(mixed.splitlines()[2].endswith("| stratified |") and mixed.splitlines()[3].endswith("| plain |"),
           "each headline row names its estimator")

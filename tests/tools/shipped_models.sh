@@ -25,7 +25,7 @@ for m in "${models[@]}"; do flags+=(--model "$m"); done
     { cat "$work/log" >&2; exit 1; }
 python3 - "$work/clean/summary.csv" "${models[@]}" <<'PY'
 import csv, sys
-sys.path.insert(0, "scripts")
+sys.path.insert(0, "scripts/docs")
 from models_index import metadata
 measured = {r["path"]: float(r["clean_top1"]) for r in csv.DictReader(open(sys.argv[1]))}
 bad = 0

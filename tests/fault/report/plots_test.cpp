@@ -2,6 +2,8 @@
 // a run's plots, and the plots' data files.
 #include <safnet/fault/report/plots.hpp>
 
+#include "support/temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -60,9 +62,8 @@ TEST_CASE("series styles: one style per series, the same whatever the configurat
 }
 
 TEST_CASE("BER plot data: one block per series, titles quoted, rates offset around each point", "[fault][report]") {
-    const std::filesystem::path dir = std::filesystem::temp_directory_path() / "safnet_plots_test";
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
+    const test::TempDir tmp("plots_test");  // per process: the native and portable runs go in parallel
+    const std::filesystem::path& dir = tmp.path();
     std::vector<fault::SweepModel> models{{"a \"quoted\" model", "", "none"}, {"b", "", "tanh"}};
     std::vector<fault::Configuration> configs;
     for (std::size_t m = 0; m < 2; ++m) {
@@ -84,5 +85,4 @@ TEST_CASE("BER plot data: one block per series, titles quoted, rates offset arou
     CHECK(text.find("1.0351422e-05 51") != std::string::npos);
     CHECK_FALSE(std::filesystem::exists(dir / "per_bit.dat"));  // no per-bit results, no per-bit plot
     for (const auto& name : failed) CHECK(name == "accuracy_vs_ber");  // only if gnuplot is missing here
-    std::filesystem::remove_all(dir);
 }
