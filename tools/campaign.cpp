@@ -474,7 +474,7 @@ int run(const Flags& given) {
     const auto results_start = std::chrono::steady_clock::now();
     const auto curves = fault::sweep_curves(configs, spec);
     const auto comparisons = fault::compare_sweep(configs, models, compare_pairs(f.compare), f.confidence);
-    fault::write_sweep_tables(out, configs, models, identity, curves, comparisons);
+    const auto tables = fault::write_sweep_tables(out, configs, models, identity, curves, comparisons);
     for (const auto& c : curves) print_curve_reach(c, models, *spec.curve);
     if (!comparisons.empty()) print_comparisons(comparisons, configs, models);
     const double results_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - results_start).count();
@@ -488,7 +488,7 @@ int run(const Flags& given) {
         std::fprintf(stderr, "safnet-campaign: warning: gnuplot failed or is missing for %s (see %s; apt-get install gnuplot-nox)\n", name.c_str(),
                      (out / (name + ".gnuplot.log")).string().c_str());
     print_table(configs, models);
-    for (const auto& t : fault::sweep_markdown(configs, models, curves)) std::printf("\n%s (%s):\n%s", t.what.c_str(), t.file.c_str(), t.text.c_str());
+    for (const auto& t : tables) std::printf("\n%s (%s):\n%s", t.what.c_str(), t.file.c_str(), t.text.c_str());
     warn_recorded_accuracy(configs, files, f);
     std::size_t rounds = 0;
     for (const auto& c : configs) rounds += c.result.rounds.size();

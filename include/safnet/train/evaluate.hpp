@@ -15,12 +15,17 @@
 #include <safnet/data/dataset.hpp>
 #include <safnet/nn/parameter.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <span>
 #include <vector>
 
 namespace safnet::train {
+
+/// One test image of `images`, in accuracy points: the smallest step an accuracy can take.
+inline double image_step(std::size_t images) noexcept { return 100.0 / static_cast<double>(std::max<std::size_t>(images, 1)); }
 
 struct EvalResult {
     std::size_t images = 0, top1 = 0, top5 = 0, nan_images = 0, inf_images = 0;

@@ -119,7 +119,7 @@ inline OwnIntervals own_intervals(const CampaignResult& r, double fail_drop, dou
     }
     for (const auto& c : counts)
         if (c.trials < 2) return o;
-    o.top1 = stratified_top1_interval(top1, w, confidence, 100.0 / static_cast<double>(std::max<std::size_t>(r.clean.images, 1)));
+    o.top1 = stratified_top1_interval(top1, w, confidence, train::image_step(r.clean.images));
     o.fail = stratified_proportion(counts, confidence);
     return o;
 }

@@ -242,7 +242,7 @@ inline std::vector<Curve> sweep_curves(const std::vector<Configuration>& configs
         }
         if (!complete) continue;
         Curve curve{std::get<0>(key), std::get<1>(key), std::get<2>(key), cs.front()->result.stored_bits, cs.size() - 1, {}};
-        const double resolution = 100.0 / static_cast<double>(std::max<std::size_t>(cs.front()->result.clean.images, 1));
+        const double resolution = train::image_step(cs.front()->result.clean.images);
         curve.points = ber_curve(acc, curve.eligible_bits, spec.curve->rates(), spec.confidence, resolution);
         curves.push_back(std::move(curve));
     }

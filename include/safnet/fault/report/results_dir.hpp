@@ -34,10 +34,11 @@ inline std::vector<SweepTable> sweep_markdown(const std::vector<Configuration>& 
     return tables;
 }
 
-/// Writes every table of a finished sweep into `dir` (the plots: draw_sweep_plots). `identity`
-/// is the sweep's identity (sweep_identity), recorded in summary.json; `curves` come from
+/// Writes every table of a finished sweep into `dir` (the plots: draw_sweep_plots) and returns
+/// its Markdown tables (sweep_markdown), for a caller that also shows them. `identity` is the
+/// sweep's identity (sweep_identity), recorded in summary.json; `curves` come from
 /// sweep_curves, `comparisons` from compare_sweep.
-inline void write_sweep_tables(const std::filesystem::path& dir, const std::vector<Configuration>& configs, const std::vector<SweepModel>& models,
+inline std::vector<SweepTable> write_sweep_tables(const std::filesystem::path& dir, const std::vector<Configuration>& configs, const std::vector<SweepModel>& models,
                                const nlohmann::json& identity, const std::vector<Curve>& curves, const std::vector<Comparison>& comparisons) {
     const auto write = [&](const char* name, const std::string& text) { io::write_file_atomic((dir / name).string(), text); };
     write("rounds.csv", rounds_csv(configs, models));
@@ -46,7 +47,9 @@ inline void write_sweep_tables(const std::filesystem::path& dir, const std::vect
     if (const std::string strata = strata_csv(configs, models); !strata.empty()) write("strata.csv", strata);
     if (!curves.empty()) write("curve.csv", curve_csv(curves, models));
     if (!comparisons.empty()) write("paired.csv", paired_csv(comparisons, configs, models));
-    for (const auto& t : sweep_markdown(configs, models, curves)) write(t.file.c_str(), t.text);
+    auto tables = sweep_markdown(configs, models, curves);
+    for (const auto& t : tables) write(t.file.c_str(), t.text);
+    return tables;
 }
 
 }  // namespace safnet::fault

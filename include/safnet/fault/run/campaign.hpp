@@ -435,7 +435,7 @@ CampaignResult run_campaign(Model& model, const train::PreparedSet& test, const 
         r.tensors = store.tensors();
         r.values = store.values();
         r.stored_bits = store.stored_bits(spec.fault.bit_mask);
-        const double resolution = 100.0 / static_cast<double>(std::max<std::size_t>(test.size(), 1));
+        const double resolution = train::image_step(test.size());
         const EstimatorDesign design = campaign_design(spec, store, resolution, r.critical_mask, r.critical_bits);
         // The faults of a round: its critical count (stratified) and the bits it flips, from its streams alone.
         const auto inject_round = [&](const WorkItem& item, RoundResult& rr) {

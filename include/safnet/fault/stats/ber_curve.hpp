@@ -137,10 +137,9 @@ inline std::vector<CurvePoint> ber_curve(const std::vector<std::vector<CountStra
             const double mean = sum / static_cast<double>(a.size()), n = static_cast<double>(a.size());
             m[k] += st.weight * mean;
             // k = 0 is the clean network, exactly; every other stratum is guarded against unseen modes.
-            const double guarded = k == 0 ? 0.0 : guarded_variance(a, mean, unseen_mode_weight) / n;
-            const double plain = k == 0 ? 0.0 : std::max(guarded_variance(a, mean, 0), resolution * resolution) / n;
-            v_low[k].push_back(mean >= 50 ? guarded : plain);
-            v_high[k].push_back(mean >= 50 ? plain : guarded);
+            const SideVariances v = k == 0 ? SideVariances{} : side_variances(a, mean, resolution * resolution);
+            v_low[k].push_back(v.low / n);
+            v_high[k].push_back(v.high / n);
             rounds.push_back(a.size());
         }
     }

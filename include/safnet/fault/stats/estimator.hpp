@@ -322,8 +322,9 @@ private:
         for (const auto& r : done) {
             top1.push_back(r.eval.accuracy());
             top5.push_back(r.eval.top5_accuracy());
-            fails.push_back(failed(r, clean) ? 1.0 : 0.0);
-            failures += failed(r, clean);
+            const bool f = failed(r, clean);
+            fails.push_back(f ? 1.0 : 0.0);
+            failures += f;
         }
         e.top1 = summarize(top1, classes, spec_.confidence, adaptive());
         e.top5 = summarize(top5, classes, spec_.confidence, adaptive());

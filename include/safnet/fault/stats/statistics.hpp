@@ -244,9 +244,11 @@ inline constexpr double unseen_mode_weight = 1.0;
 /// `kappa` added at the end of [0, 100] farthest from m: what a mode of probability about
 /// kappa / (n + kappa) that the rounds have not shown would add. Never 0 for kappa > 0, so a
 /// stratum whose few rounds all agree still counts in a stratified interval.
+inline bool far_end_is_low(double m) noexcept { return m >= 50; }
+
 inline double guarded_variance(const std::vector<double>& x, double m, double kappa) {
     const double n = static_cast<double>(x.size());
-    const double far = m >= 50 ? 0.0 : 100.0, mk = (n * m + kappa * far) / (n + kappa);
+    const double far = far_end_is_low(m) ? 0.0 : 100.0, mk = (n * m + kappa * far) / (n + kappa);
     double ss = kappa * (far - mk) * (far - mk);
     for (double v : x) ss += (v - mk) * (v - mk);
     return ss / std::max(n + kappa - 1, 1.0);
@@ -264,6 +266,19 @@ inline double stratified_halfwidth(const std::vector<double>& share, const std::
     for (std::size_t s = 0; s < share.size(); ++s)
         if (share[s] > 0 && share[s] >= 0.01 * var) df = std::min(df, static_cast<double>(rounds[s]) - 1);
     return student_t_quantile(df, confidence) * std::sqrt(var);
+}
+
+/// A stratum's variances for the lower and the upper side of a one-sided-guarded interval
+/// (UnseenModes::far_end below): its rounds `x` (percent, mean m) guarded (guarded_variance) on
+/// the side of their far end of [0, 100], their sample variance, at least `floor_var`, on the
+/// other. The one rule the stratified mean and the BER curve's band share.
+struct SideVariances {
+    double low = 0, high = 0;
+};
+
+inline SideVariances side_variances(const std::vector<double>& x, double m, double floor_var) {
+    const double guarded = guarded_variance(x, m, unseen_mode_weight), plain = std::max(guarded_variance(x, m, 0), floor_var);
+    return far_end_is_low(m) ? SideVariances{guarded, plain} : SideVariances{plain, guarded};
 }
 
 /// Where a stratum's unseen mode can lie, so which side of a stratified interval its guard widens.
@@ -309,15 +324,13 @@ inline StratifiedMean stratified_guarded_mean(const std::vector<std::vector<doub
         rounds[s] = scaled.size();
         r.mean += w[s] * (percent ? m : lo + m * unit);
         const double to_share = w[s] * w[s] * (percent ? 1.0 : unit * unit) / static_cast<double>(rounds[s]);
-        const double guarded = guarded_variance(scaled, m, unseen_mode_weight) * to_share;
         if (modes == UnseenModes::both_ends) {
-            low_share[s] = high_share[s] = guarded;
+            low_share[s] = high_share[s] = guarded_variance(scaled, m, unseen_mode_weight) * to_share;
             continue;
         }
-        const double plain = std::max(guarded_variance(scaled, m, 0), floor_var) * to_share;
-        const bool far_is_low = m >= 50;  // guarded_variance's far end
-        low_share[s] = far_is_low ? guarded : plain;
-        high_share[s] = far_is_low ? plain : guarded;
+        const SideVariances v = side_variances(scaled, m, floor_var);
+        low_share[s] = v.low * to_share;
+        high_share[s] = v.high * to_share;
     }
     if (empty) return r;
     const double below = stratified_halfwidth(low_share, rounds, confidence), above = stratified_halfwidth(high_share, rounds, confidence);
